@@ -1,0 +1,168 @@
+#include "app.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../src/errors.h"
+#include "../src/log.h"
+
+static int app_open_clients(struct app *app, const struct config *cfg, char *err, size_t errlen)
+{
+	struct registry_opts ro = {
+		.url = cfg->registry_url,
+		.username = cfg->registry_username,
+		.password = cfg->registry_password,
+		.ca_file = cfg->registry_ca_file,
+		.timeout_s = 10,
+	};
+	struct github_opts go = {
+		.api_url = cfg->github_api_url,
+		.token = cfg->github_token,
+		.allowed_hosts = cfg->allowed_hosts,
+		.public_url = cfg->public_url,
+		.timeout_s = 5,
+	};
+	int rc;
+
+	if ((rc = engine_new(cfg->docker_host, &app->engine))) {
+		snprintf(err, errlen, "FORJA_DOCKER_HOST: cannot use \"%s\": %s", cfg->docker_host,
+			 forja_strerror(rc));
+		return rc;
+	}
+	if ((rc = registry_new(&ro, &app->registry))) {
+		snprintf(err, errlen, "FORJA_REGISTRY_URL: cannot use \"%s\": %s", cfg->registry_url,
+			 forja_strerror(rc));
+		return rc;
+	}
+	if ((rc = github_new(&go, &app->github))) {
+		snprintf(err, errlen, "FORJA_GITHUB_API_URL: cannot use \"%s\": %s",
+			 cfg->github_api_url, forja_strerror(rc));
+		return rc;
+	}
+	if ((rc = metrics_new(&app->metrics))) {
+		snprintf(err, errlen, "cannot set up metrics: %s", forja_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* mkdir -p: a fresh machine has no data directory yet. */
+static int app_make_dirs(const char *path)
+{
+	char buf[1024];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return FORJA_EINVAL;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) && errno != EEXIST)
+			return FORJA_EIO;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) && errno != EEXIST)
+		return FORJA_EIO;
+	return 0;
+}
+
+static int app_open_queue(struct app *app, const struct config *cfg, char *err, size_t errlen)
+{
+	const char *secrets[] = {cfg->registry_password, cfg->api_token, cfg->webhook_secret,
+				 cfg->github_token, NULL};
+	const char *list[5];
+	size_t n = 0;
+	struct queue_opts qo;
+	struct queue_observer gh = {github_on_build, app->github};
+	struct queue_observer mx = {metrics_on_build, app->metrics};
+	int rc;
+
+	/* only the secrets that are set, so the list stays NULL-terminated */
+	for (size_t i = 0; i < 4; i++) {
+		if (secrets[i] && *secrets[i])
+			list[n++] = secrets[i];
+	}
+	list[n] = NULL;
+	if ((rc = app_make_dirs(cfg->data_dir))) {
+		snprintf(err, errlen, "FORJA_DATA_DIR: cannot create \"%s\": %s", cfg->data_dir,
+			 strerror(errno));
+		return rc;
+	}
+	if ((rc = store_open(cfg->data_dir, &app->store))) {
+		snprintf(err, errlen, "FORJA_DATA_DIR: cannot open the history in \"%s\": %s",
+			 cfg->data_dir, forja_strerror(rc));
+		return rc;
+	}
+	if ((rc = build_logs_open(cfg->data_dir, list, cfg->log_max_bytes, &app->logs))) {
+		snprintf(err, errlen, "FORJA_DATA_DIR: cannot open build logs in \"%s\": %s",
+			 cfg->data_dir, forja_strerror(rc));
+		return rc;
+	}
+	app->env = (struct builder_env){
+		.engine = app->engine,
+		.registry = app->registry,
+		.registry_host = cfg->registry,
+		.registry_username = cfg->registry_username,
+		.registry_password = cfg->registry_password,
+	};
+	qo = (struct queue_opts){
+		.store = app->store,
+		.logs = app->logs,
+		.env = &app->env,
+		.workers = cfg->workers,
+		.timeout_s = cfg->build_timeout_s,
+		.max_attempts = 3,
+	};
+	if ((rc = queue_new(&qo, &app->queue))) {
+		snprintf(err, errlen, "cannot set up the build queue: %s", forja_strerror(rc));
+		return rc;
+	}
+	if ((rc = queue_observe(app->queue, &gh)) || (rc = queue_observe(app->queue, &mx))) {
+		snprintf(err, errlen, "cannot observe the build queue: %s", forja_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+int app_open(struct app *app, const struct config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(app, 0, sizeof(*app));
+	app->cfg = cfg;
+	atomic_init(&app->stopping, 0);
+	rc = app_open_clients(app, cfg, err, errlen);
+	if (!rc)
+		rc = app_open_queue(app, cfg, err, errlen);
+	if (rc)
+		app_close(app);
+	return rc;
+}
+
+int app_start(struct app *app)
+{
+	return queue_start(app->queue);
+}
+
+void app_close(struct app *app)
+{
+	if (!app)
+		return;
+	atomic_store(&app->stopping, 1);
+	if (app->queue) {
+		queue_stop(app->queue);
+		queue_free(app->queue);
+	}
+	/* after the queue: workers report to these until they stop */
+	github_free(app->github);
+	build_logs_close(app->logs);
+	store_close(app->store);
+	metrics_free(app->metrics);
+	registry_free(app->registry);
+	engine_free(app->engine);
+	memset(app, 0, sizeof(*app));
+}

@@ -1,0 +1,39 @@
+/* The server context: every long-lived part of a running Forja, wired once at start-up and
+ * passed explicitly to handlers (the only shared mutable state). */
+#ifndef FORJA_APP_H
+#define FORJA_APP_H
+
+#include <stdatomic.h>
+
+#include "../src/build_log.h"
+#include "../src/build_queue.h"
+#include "../src/builder.h"
+#include "../src/config.h"
+#include "../src/docker_engine.h"
+#include "../src/github.h"
+#include "../src/metrics.h"
+#include "../src/registry.h"
+#include "../src/store.h"
+
+struct app {
+	const struct config *cfg;   /* borrowed */
+	struct store *store;
+	struct build_logs *logs;
+	struct build_queue *queue;
+	struct docker_engine *engine;
+	struct registry *registry;
+	struct github *github;
+	struct metrics *metrics;
+	struct builder_env env;
+	atomic_int stopping;        /* set at shutdown: long-lived responses end */
+};
+
+/* Opens the history, clients and queue from CFG (not yet started); on failure writes why into
+ * ERR and leaves nothing open. Release with app_close(). */
+int app_open(struct app *app, const struct config *cfg, char *err, size_t errlen);
+/* Starts the build workers (after crash recovery). */
+int app_start(struct app *app);
+/* Stops workers and closes everything app_open() opened; safe on a zeroed app. */
+void app_close(struct app *app);
+
+#endif

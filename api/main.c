@@ -1,0 +1,153 @@
+/* forja: parses the configuration, wires the core and the HTTP edge, and waits for a signal.
+ * `forja build ...` runs one build from the command line; `forja healthcheck` probes /healthz. */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/errors.h"
+#include "../src/log.h"
+#include "app.h"
+#include "cli.h"
+#include "server.h"
+
+static void main_banner(const struct config *cfg, unsigned port)
+{
+	fprintf(stderr,
+		"\nForja %s is running on http://%s:%u\n"
+		"  API docs (Swagger UI): %s/docs\n"
+		"  OpenAPI document:      %s/openapi.json\n"
+		"  GitHub webhook URL:    %s/ciserver/updates  (content type application/json,\n"
+		"                         \"Pull requests\" events)\n"
+		"  Webhook secret:        %s\n"
+		"  Images are pushed to:  %s   history in: %s\n\n",
+		FORJA_VERSION, cfg->listen_host, port, cfg->public_url, cfg->public_url,
+		cfg->public_url,
+		cfg->webhook_secret ? "from FORJA_WEBHOOK_SECRET (give GitHub the same value)"
+		: cfg->allow_unsigned_webhooks
+			? "NONE: unsigned webhooks are accepted (--allow-unsigned-webhooks); anyone "
+			  "who can reach this URL can start builds"
+			: "NOT SET: webhooks are refused until FORJA_WEBHOOK_SECRET is set",
+		cfg->registry, cfg->data_dir);
+}
+
+/* Blocks until SIGINT or SIGTERM; signals were blocked before any thread started. */
+static int main_wait_signal(const sigset_t *set)
+{
+	int sig = 0;
+	sigwait(set, &sig);
+	return sig;
+}
+
+static int main_serve(const struct config *cfg, const sigset_t *set)
+{
+	static struct app app; /* lives until exit; handlers get it explicitly */
+	struct server *srv = NULL;
+	char err[1024] = "";
+	int rc;
+
+	rc = app_open(&app, cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "forja: %s\n", err);
+		return 1;
+	}
+	rc = app_start(&app);
+	if (rc) {
+		fprintf(stderr, "forja: cannot start the build workers: %s\n", forja_strerror(rc));
+		app_close(&app);
+		return 1;
+	}
+	rc = server_start(&app, cfg->listen_host, cfg->listen_port, &srv, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "forja: %s\n", err);
+		app_close(&app);
+		return 1;
+	}
+	if (!cfg->webhook_secret && !cfg->allow_unsigned_webhooks)
+		log_warn("FORJA_WEBHOOK_SECRET is not set: webhooks are refused (403) until it is, "
+			 "or until forja runs with --allow-unsigned-webhooks");
+	else if (!cfg->webhook_secret)
+		log_warn("webhooks are accepted WITHOUT a signature (--allow-unsigned-webhooks)");
+	main_banner(cfg, server_port(srv));
+	int sig = main_wait_signal(set);
+	log_info("signal %d: stopping", sig);
+	server_stop(srv);
+	app_close(&app);
+	log_info("stopped");
+	return 0;
+}
+
+/* For container health checks: no curl binary needed in the image. */
+static int main_healthcheck(const struct config *cfg, int argc, char **argv)
+{
+	char url[512];
+	long code = 0;
+	CURL *h = curl_easy_init();
+	const char *host = strcmp(cfg->listen_host, "0.0.0.0") ? cfg->listen_host : "127.0.0.1";
+
+	if (argc > 1)
+		snprintf(url, sizeof(url), "%s", argv[1]);
+	else
+		snprintf(url, sizeof(url), "http://%s:%u/healthz", host, cfg->listen_port);
+	if (!h)
+		return 1;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fwrite);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, stdout);
+	if (curl_easy_perform(h) == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(h);
+	fprintf(code == 200 ? stdout : stderr, "\n%s: HTTP %ld\n", url, code);
+	return code == 200 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[1024];
+	sigset_t set;
+	int rc, sub = argc > 1 && (!strcmp(argv[1], "build") || !strcmp(argv[1], "healthcheck"));
+
+	if (argc > 1 && !strcmp(argv[1], "--version")) {
+		printf("forja %s\n", FORJA_VERSION);
+		return 0;
+	}
+	/* subcommands take their own flags; the server settings then come from FORJA_* */
+	rc = config_load(&cfg, sub ? 1 : argc, argv, err, sizeof(err));
+	if (rc == 1) {
+		config_print_help(stdout);
+		return 0;
+	}
+	if (rc) {
+		fprintf(stderr, "forja: %s\n", err);
+		return 2;
+	}
+	if (log_open(cfg.log_level)) {
+		fprintf(stderr, "forja: cannot start logging\n");
+		config_free(&cfg);
+		return 1;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+	if (sub && !strcmp(argv[1], "build")) {
+		rc = cli_build_main(argc - 1, argv + 1, &cfg);
+	} else if (sub) {
+		rc = main_healthcheck(&cfg, argc - 1, argv + 1);
+	} else {
+		/* before any thread exists, so that only main_wait_signal() sees them */
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		rc = main_serve(&cfg, &set);
+	}
+	curl_global_cleanup();
+	log_close();
+	config_free(&cfg);
+	return rc;
+}

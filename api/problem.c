@@ -1,0 +1,81 @@
+#include "problem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *problem_title(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	}
+	return "Error";
+}
+
+static int problem_sendv(struct _u_response *resp, int status, json_t *errors, const char *fmt,
+			 va_list ap)
+{
+	char detail[4096];
+	json_t *body;
+	char *text;
+
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	body = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
+			 problem_title(status), "status", status, "detail", detail);
+	if (body && errors)
+		json_object_set(body, "errors", errors);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text) {
+		/* out of memory: still answer something well-formed */
+		ulfius_set_string_body_response(resp, 500, "");
+		return U_CALLBACK_COMPLETE;
+	}
+	ulfius_set_string_body_response(resp, (unsigned)status, text);
+	u_map_put(resp->map_header, "Content-Type", "application/problem+json");
+	free(text);
+	return U_CALLBACK_COMPLETE;
+}
+
+int problem_send(struct _u_response *resp, int status, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+	va_start(ap, fmt);
+	rc = problem_sendv(resp, status, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int problem_send_errors(struct _u_response *resp, int status, json_t *errors, const char *fmt,
+			...)
+{
+	va_list ap;
+	int rc;
+	va_start(ap, fmt);
+	rc = problem_sendv(resp, status, errors, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int problem_send_json(struct _u_response *resp, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	if (!text)
+		return problem_send(resp, 500, "out of memory");
+	ulfius_set_string_body_response(resp, (unsigned)status, text);
+	u_map_put(resp->map_header, "Content-Type", "application/json");
+	free(text);
+	return U_CALLBACK_COMPLETE;
+}

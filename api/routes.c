@@ -1,0 +1,499 @@
+#include "routes.h"
+
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../src/errors.h"
+#include "../src/log.h"
+#include "badge_api.h"
+#include "builds_api.h"
+#include "images_api.h"
+#include "metrics_api.h"
+#include "problem.h"
+#include "system_api.h"
+#include "webhook_api.h"
+
+/* The one table binding operationIds of openapi/openapi.json to handlers. */
+const struct route_handler routes_table[] = {
+	{"receiveGithubWebhook", api_webhook_receive},
+	{"listBuilds", api_builds_list},
+	{"createBuild", api_builds_create},
+	{"getBuild", api_builds_get},
+	{"getBuildLog", api_builds_log},
+	{"cancelBuild", api_builds_cancel},
+	{"getBadge", api_badge_get},
+	{"listImages", api_images_list},
+	{"getHealth", api_system_health},
+	{"getMetrics", api_metrics_get},
+	{"getOpenapiDocument", api_system_openapi},
+	{"getDocs", api_system_docs},
+	{"getDocsAsset", api_system_docs_asset},
+	{NULL, NULL},
+};
+
+#define ROUTES_MAX 64
+
+struct route {
+	char method[8];
+	char *path;        /* as in the document: /builds/{id} */
+	char *ulfius_path; /* /builds/:id */
+	char *key;         /* METHOD + path with parameter names erased, for clash checks */
+	const char *operation_id;
+	int (*fn)(const struct _u_request *req, struct _u_response *resp, struct app *app);
+	json_t *params;    /* borrowed from doc: path-level then operation-level parameters */
+	bool bearer;
+	struct app *app;
+};
+
+/* One per document path: answers 405 with Allow for methods it does not have. */
+struct route_path {
+	char *ulfius_path;
+	char allow[64];
+	struct app *app;
+};
+
+struct routes {
+	json_t *doc;
+	struct route routes[ROUTES_MAX];
+	size_t n;
+	struct route_path paths[ROUTES_MAX];
+	size_t npaths;
+};
+
+static const char *const routes_methods[] = {"get", "put", "post", "delete", "patch", "head",
+					     "options"};
+
+/* "/builds/{id}/log" -> "/builds/:id/log" (ULFIUS) and "/builds/{}/log" (KEY). */
+static int routes_convert_path(const char *path, char **ulfius_path, char **key)
+{
+	size_t len = strlen(path);
+	char *u = malloc(len + 1), *k = malloc(len + 1);
+	size_t ui = 0, ki = 0;
+	bool in_param = false;
+
+	if (!u || !k) {
+		free(u);
+		free(k);
+		return FORJA_ENOMEM;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = path[i];
+		if (c == '{') {
+			in_param = true;
+			u[ui++] = ':';
+			k[ki++] = '{';
+			k[ki++] = '}';
+		} else if (c == '}') {
+			in_param = false;
+		} else {
+			u[ui++] = c;
+			if (!in_param)
+				k[ki++] = c;
+		}
+	}
+	u[ui] = '\0';
+	k[ki] = '\0';
+	*ulfius_path = u;
+	*key = k;
+	return 0;
+}
+
+static const struct route_handler *routes_find_handler(const struct route_handler *table,
+						       const char *op)
+{
+	for (const struct route_handler *h = table; h->operation_id; h++) {
+		if (!strcmp(h->operation_id, op))
+			return h;
+	}
+	return NULL;
+}
+
+static bool routes_op_has_bearer(json_t *op)
+{
+	json_t *sec = json_object_get(op, "security"), *req;
+	size_t i;
+	json_array_foreach(sec, i, req)
+	{
+		if (json_object_get(req, "bearerAuth"))
+			return true;
+	}
+	return false;
+}
+
+/* Path-level parameters first, then the operation's (which may add to them). */
+static json_t *routes_merge_params(json_t *path_item, json_t *op)
+{
+	json_t *all = json_array();
+	if (!all)
+		return NULL;
+	json_array_extend(all, json_object_get(path_item, "parameters"));
+	json_array_extend(all, json_object_get(op, "parameters"));
+	return all;
+}
+
+static int routes_add(struct routes *r, const char *path, const char *method, json_t *path_item,
+		      json_t *op, const struct route_handler *table, char *err, size_t errlen)
+{
+	const char *op_id = json_string_value(json_object_get(op, "operationId"));
+	const struct route_handler *h;
+	struct route *rt;
+	char upper[8];
+	size_t i;
+
+	for (i = 0; method[i] && i < sizeof(upper) - 1; i++)
+		upper[i] = (char)(method[i] - 'a' + 'A');
+	upper[i] = '\0';
+	if (!op_id) {
+		snprintf(err, errlen, "openapi: %s %s has no operationId", upper, path);
+		return FORJA_EINVAL;
+	}
+	h = routes_find_handler(table, op_id);
+	if (!h) {
+		snprintf(err, errlen, "openapi: operation %s (%s %s) has no handler in the route table",
+			 op_id, upper, path);
+		return FORJA_EINVAL;
+	}
+	if (r->n == ROUTES_MAX) {
+		snprintf(err, errlen, "openapi: more than %d operations", ROUTES_MAX);
+		return FORJA_EINVAL;
+	}
+	rt = &r->routes[r->n];
+	memcpy(rt->method, upper, sizeof(upper));
+	rt->path = strdup(path);
+	if (!rt->path || routes_convert_path(path, &rt->ulfius_path, &rt->key))
+		return FORJA_ENOMEM;
+	rt->operation_id = h->operation_id;
+	rt->fn = h->fn;
+	rt->params = routes_merge_params(path_item, op);
+	rt->bearer = routes_op_has_bearer(op);
+	r->n++;
+	for (i = 0; i + 1 < r->n; i++) {
+		struct route *o = &r->routes[i];
+		if (!strcmp(o->method, rt->method) && !strcmp(o->key, rt->key)) {
+			snprintf(err, errlen, "openapi: %s and %s are both %s %s", o->operation_id,
+				 op_id, upper, path);
+			return FORJA_EINVAL;
+		}
+		if (!strcmp(o->operation_id, op_id) || o->fn == rt->fn) {
+			snprintf(err, errlen, "openapi: handler of %s is bound twice (%s %s and %s %s)",
+				 op_id, o->method, o->path, upper, path);
+			return FORJA_EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int routes_add_path(struct routes *r, const char *path, json_t *item,
+			   const struct route_handler *table, char *err, size_t errlen)
+{
+	struct route_path *p;
+	char *key = NULL;
+	int rc;
+
+	if (r->npaths == ROUTES_MAX) {
+		snprintf(err, errlen, "openapi: more than %d paths", ROUTES_MAX);
+		return FORJA_EINVAL;
+	}
+	p = &r->paths[r->npaths++];
+	rc = routes_convert_path(path, &p->ulfius_path, &key);
+	free(key);
+	if (rc)
+		return rc;
+	for (size_t m = 0; m < sizeof(routes_methods) / sizeof(routes_methods[0]); m++) {
+		json_t *op = json_object_get(item, routes_methods[m]);
+		if (!op)
+			continue;
+		rc = routes_add(r, path, routes_methods[m], item, op, table, err, errlen);
+		if (rc)
+			return rc;
+		size_t used = strlen(p->allow);
+		char method[8];
+		memcpy(method, r->routes[r->n - 1].method, sizeof(method));
+		snprintf(p->allow + used, sizeof(p->allow) - used, "%s%s", used ? ", " : "", method);
+	}
+	return 0;
+}
+
+/* A handler nobody routes to means the document and the code have drifted apart. */
+static int routes_check_unused(const struct routes *r, const struct route_handler *table,
+			       char *err, size_t errlen)
+{
+	for (const struct route_handler *h = table; h->operation_id; h++) {
+		bool used = false;
+		for (size_t i = 0; i < r->n && !used; i++)
+			used = r->routes[i].fn == h->fn;
+		if (!used) {
+			snprintf(err, errlen, "openapi: handler %s has no operation in the document",
+				 h->operation_id);
+			return FORJA_EINVAL;
+		}
+	}
+	return 0;
+}
+
+int routes_build(const char *doc, size_t len, const struct route_handler *table,
+		 struct routes **out, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	struct routes *r = calloc(1, sizeof(*r));
+	json_t *paths, *item;
+	const char *path;
+	int rc = FORJA_EINVAL;
+
+	if (!r)
+		return FORJA_ENOMEM;
+	r->doc = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r->doc) {
+		snprintf(err, errlen, "openapi: not valid JSON at line %d: %s", jerr.line, jerr.text);
+		goto fail;
+	}
+	paths = json_object_get(r->doc, "paths");
+	if (!json_is_object(paths)) {
+		snprintf(err, errlen, "openapi: the document has no paths object");
+		goto fail;
+	}
+	json_object_foreach(paths, path, item)
+	{
+		rc = routes_add_path(r, path, item, table, err, errlen);
+		if (rc)
+			goto fail;
+	}
+	rc = routes_check_unused(r, table, err, errlen);
+	if (rc)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	routes_free(r);
+	return rc ? rc : FORJA_EINVAL;
+}
+
+size_t routes_count(const struct routes *r)
+{
+	return r->n;
+}
+
+void routes_free(struct routes *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->routes[i].path);
+		free(r->routes[i].ulfius_path);
+		free(r->routes[i].key);
+		json_decref(r->routes[i].params);
+	}
+	for (size_t i = 0; i < r->npaths; i++)
+		free(r->paths[i].ulfius_path);
+	json_decref(r->doc);
+	free(r);
+}
+
+/* ---- request time: security, parameters, access log ---- */
+
+static double routes_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void routes_log(const struct _u_request *req, const struct _u_response *resp,
+		       struct app *app, const char *route, double t0)
+{
+	double dt = routes_now() - t0;
+	metrics_http_request(app->metrics, route, (int)resp->status, dt);
+	log_info("%s %s %ld %.1fms", req->http_verb, req->http_url, resp->status, dt * 1000.0);
+}
+
+static int routes_check_bearer(const struct _u_request *req, struct _u_response *resp,
+			       const struct route *rt)
+{
+	const char *token = rt->app->cfg->api_token;
+	const char *auth = u_map_get_case(req->map_header, "Authorization");
+	size_t tlen;
+
+	if (!token)
+		return problem_send(resp, 403,
+				    "%s %s is disabled because no API token is configured: start "
+				    "Forja with FORJA_API_TOKEN=<token> (or --api-token) and send "
+				    "'Authorization: Bearer <token>'",
+				    rt->method, rt->path);
+	tlen = strlen(token);
+	if (!auth || strncasecmp(auth, "Bearer ", 7) || strlen(auth + 7) != tlen ||
+	    gnutls_memcmp(auth + 7, token, tlen)) {
+		u_map_put(resp->map_header, "WWW-Authenticate", "Bearer realm=\"forja\"");
+		return problem_send(resp, 401, "%s",
+				    auth ? "the bearer token is wrong"
+					 : "missing 'Authorization: Bearer <token>' header");
+	}
+	return 0;
+}
+
+static int routes_parse_int(const char *s, long long *out)
+{
+	char *end = NULL;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return (errno || end == s || *end) ? FORJA_EINVAL : 0;
+}
+
+/* Checks VALUE against the parameter's schema; on a problem writes it into MSG. */
+static int routes_check_value(json_t *schema, const char *value, char *msg, size_t len)
+{
+	const char *type = json_string_value(json_object_get(schema, "type"));
+	json_t *en = json_object_get(schema, "enum"), *mx = json_object_get(schema, "maxLength");
+	json_t *min = json_object_get(schema, "minimum"), *max = json_object_get(schema, "maximum");
+	long long n;
+
+	if (type && !strcmp(type, "integer")) {
+		if (routes_parse_int(value, &n)) {
+			snprintf(msg, len, "must be a whole number, got \"%.64s\"", value);
+			return FORJA_EINVAL;
+		}
+		if ((min && n < json_integer_value(min)) || (max && n > json_integer_value(max))) {
+			if (max)
+				snprintf(msg, len, "must be from %lld to %lld, got %lld",
+					 (long long)json_integer_value(min),
+					 (long long)json_integer_value(max), n);
+			else
+				snprintf(msg, len, "must be at least %lld, got %lld",
+					 (long long)json_integer_value(min), n);
+			return FORJA_EINVAL;
+		}
+		return 0;
+	}
+	if (type && !strcmp(type, "boolean")) {
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			snprintf(msg, len, "must be true or false, got \"%.64s\"", value);
+			return FORJA_EINVAL;
+		}
+		return 0;
+	}
+	if (mx && strlen(value) > (size_t)json_integer_value(mx)) {
+		snprintf(msg, len, "is longer than %lld characters", (long long)json_integer_value(mx));
+		return FORJA_EINVAL;
+	}
+	if (json_is_array(en)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(en, i, v)
+		{
+			if (!strcmp(json_string_value(v) ? json_string_value(v) : "", value))
+				return 0;
+		}
+		char *allowed = json_dumps(en, JSON_COMPACT);
+		snprintf(msg, len, "must be one of %s, got \"%.64s\"", allowed ? allowed : "[]", value);
+		free(allowed);
+		return FORJA_EINVAL;
+	}
+	return 0;
+}
+
+/* Validates every declared path, query and header parameter; 0 or an answered 400. */
+static int routes_check_params(const struct _u_request *req, struct _u_response *resp,
+			       const struct route *rt)
+{
+	json_t *errors = NULL, *p;
+	char first[512] = "";
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(rt->params, i, p)
+	{
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *in = json_string_value(json_object_get(p, "in"));
+		const char *value;
+		char msg[384];
+		if (!name || !in)
+			continue;
+		if (!strcmp(in, "header"))
+			value = u_map_get_case(req->map_header, name);
+		else
+			value = u_map_get(req->map_url, name);
+		if (!value) {
+			if (!json_is_true(json_object_get(p, "required")))
+				continue;
+			snprintf(msg, sizeof(msg), "is required");
+		} else if (!routes_check_value(json_object_get(p, "schema"), value, msg,
+					       sizeof(msg))) {
+			continue;
+		}
+		if (!errors)
+			errors = json_array();
+		json_array_append_new(errors, json_pack("{s:s, s:s, s:s}", "field", name, "in", in,
+							"message", msg));
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s%s '%s' %s", in,
+				 strcmp(in, "header") ? " parameter" : "", name, msg);
+	}
+	if (errors) {
+		rc = problem_send_errors(resp, 400, errors, "%s", first);
+		json_decref(errors);
+	}
+	return rc;
+}
+
+static int routes_dispatch(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+	const struct route *rt = ud;
+	double t0 = routes_now();
+	int rc;
+
+	rc = rt->bearer ? routes_check_bearer(req, resp, rt) : 0;
+	if (!rc)
+		rc = routes_check_params(req, resp, rt);
+	if (!rc)
+		rc = rt->fn(req, resp, rt->app);
+	routes_log(req, resp, rt->app, rt->operation_id, t0);
+	/* a handler must finish the chain, or a lower-priority catch-all would overwrite it */
+	return U_CALLBACK_COMPLETE;
+}
+
+static int routes_method_not_allowed(const struct _u_request *req, struct _u_response *resp,
+				     void *ud)
+{
+	const struct route_path *p = ud;
+	double t0 = routes_now();
+	u_map_put(resp->map_header, "Allow", p->allow);
+	problem_send(resp, 405, "%s is not allowed on %s; allowed: %s", req->http_verb,
+		     req->url_path, p->allow);
+	routes_log(req, resp, p->app, "unmatched", t0);
+	return U_CALLBACK_COMPLETE;
+}
+
+static int routes_not_found(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+	struct app *app = ud;
+	double t0 = routes_now();
+	problem_send(resp, 404, "no such path: %s (the API is described at /openapi.json and /docs)",
+		     req->url_path);
+	routes_log(req, resp, app, "unmatched", t0);
+	return U_CALLBACK_COMPLETE;
+}
+
+int routes_register(struct routes *r, struct _u_instance *inst, struct app *app)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		r->routes[i].app = app;
+		if (ulfius_add_endpoint_by_val(inst, r->routes[i].method, NULL,
+					       r->routes[i].ulfius_path, 0, routes_dispatch,
+					       &r->routes[i]) != U_OK)
+			return FORJA_EINVAL;
+	}
+	for (size_t i = 0; i < r->npaths; i++) {
+		r->paths[i].app = app;
+		if (ulfius_add_endpoint_by_val(inst, "*", NULL, r->paths[i].ulfius_path, 1,
+					       routes_method_not_allowed, &r->paths[i]) != U_OK)
+			return FORJA_EINVAL;
+	}
+	if (ulfius_set_default_endpoint(inst, routes_not_found, app) != U_OK)
+		return FORJA_EINVAL;
+	return 0;
+}

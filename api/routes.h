@@ -1,0 +1,35 @@
+/* Route binding from the OpenAPI document: each operationId maps to one handler of the table
+ * in routes.c; unknown paths get 404, known paths with another method 405 with Allow. */
+#ifndef FORJA_ROUTES_H
+#define FORJA_ROUTES_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <ulfius.h>
+
+#include "app.h"
+
+struct route_handler {
+	const char *operation_id;
+	int (*fn)(const struct _u_request *req, struct _u_response *resp, struct app *app);
+};
+
+struct routes;
+
+/* The table of every handler Forja has (NULL-terminated by a zeroed entry). */
+extern const struct route_handler routes_table[];
+
+/*
+ * Checks DOC against TABLE: every operation has exactly one handler, every handler is used
+ * once, no two operations share a method and path. On error writes a message naming the
+ * operation into ERR and returns FORJA_EINVAL. *OUT owned by caller: routes_free().
+ */
+int routes_build(const char *doc, size_t len, const struct route_handler *table,
+		 struct routes **out, char *err, size_t errlen);
+/* Registers every route, the 405 catch-alls and the 404 default on INST for APP. */
+int routes_register(struct routes *r, struct _u_instance *inst, struct app *app);
+/* Number of bound operations. */
+size_t routes_count(const struct routes *r);
+void routes_free(struct routes *r);
+
+#endif

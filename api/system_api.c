@@ -1,0 +1,70 @@
+#include "system_api.h"
+
+#include <string.h>
+
+#include "assets.h"
+#include "problem.h"
+
+static json_t *system_check(int ok, const char *detail)
+{
+	json_t *o = json_pack("{s:b}", "ok", ok);
+	if (o && !ok)
+		json_object_set_new(o, "detail", json_string(detail));
+	return o;
+}
+
+int api_system_health(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	char derr[512] = "", rerr[512] = "";
+	int dok = engine_ping(app->engine, derr, sizeof(derr)) == 0;
+	int rok = registry_ping(app->registry, rerr, sizeof(rerr)) == 0;
+	const char *apiv = dok ? engine_api_version(app->engine) : NULL;
+	int queued = 0, running = 0;
+	json_t *body, *docker;
+	int rc;
+
+	queue_stats(app->queue, &queued, &running);
+	docker = system_check(dok, derr);
+	if (docker && apiv)
+		json_object_set_new(docker, "api_version", json_string(apiv));
+	body = json_pack("{s:s, s:o, s:o, s:{s:i, s:i}}", "status", dok && rok ? "ok" : "degraded",
+			 "docker", docker, "registry", system_check(rok, rerr), "queue", "queued",
+			 queued, "running", running);
+	if (!body)
+		return problem_send(resp, 500, "out of memory");
+	rc = problem_send_json(resp, dok && rok ? 200 : 503, body);
+	u_map_put(resp->map_header, "Cache-Control", "no-store");
+	json_decref(body);
+	return rc;
+}
+
+static int system_send_asset(struct _u_response *resp, const char *name, const char *cache)
+{
+	struct asset a;
+	if (assets_find(name, &a))
+		return problem_send(resp, 404, "no such file: /docs/%s", name);
+	ulfius_set_binary_body_response(resp, 200, (const char *)a.data, a.len);
+	u_map_put(resp->map_header, "Content-Type", a.content_type);
+	u_map_put(resp->map_header, "Cache-Control", cache);
+	return U_CALLBACK_COMPLETE;
+}
+
+int api_system_openapi(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	return system_send_asset(resp, "openapi.json", "no-cache");
+}
+
+int api_system_docs(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	return system_send_asset(resp, "docs.html", "no-cache");
+}
+
+int api_system_docs_asset(const struct _u_request *req, struct _u_response *resp,
+			  struct app *app)
+{
+	const char *name = u_map_get(req->map_url, "asset");
+	/* only the Swagger UI files are served here; the document has its own path */
+	if (!name || !strcmp(name, "openapi.json") || !strcmp(name, "docs.html"))
+		return problem_send(resp, 404, "no such file: /docs/%s", name ? name : "");
+	return system_send_asset(resp, name, "public, max-age=86400");
+}

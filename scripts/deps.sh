@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Forja needs that are not installed yet (idempotent).
+# usage: scripts/deps.sh run|test
+set -euo pipefail
+
+build=(cmake gcc make pkg-config libulfius-dev libjansson-dev liborcania-dev libyder-dev
+       libsqlite3-dev libcurl4-gnutls-dev libgnutls28-dev libmicrohttpd-dev)
+runtime=(docker.io docker-registry git ca-certificates curl iptables)
+testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2)
+
+case "${1:-run}" in
+  run) want=("${build[@]}" "${runtime[@]}") ;;
+  test) want=("${build[@]}" "${runtime[@]}" "${testing[@]}") ;;
+  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "missing packages: ${missing[*]} (run as root, or install them)" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,77 @@
+/* The build method: one artifact (service, version, type, git source) -> pushed image + digest.
+ * Validates first, builds through the engine, pushes, and checks the registry has the digest. */
+#ifndef FORJA_BUILDER_H
+#define FORJA_BUILDER_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "docker_engine.h"
+#include "registry.h"
+
+struct build_spec {
+	const char *service;    /* docker repository grammar */
+	const char *version;    /* docker tag grammar */
+	const char *type;       /* "docker" in any case; NULL = docker */
+	const char *git_url;
+	const char *ref;        /* full 40-hex sha, or a branch/tag name */
+	const char *context;    /* relative directory, NULL/"" = root */
+	const char *dockerfile; /* relative to the context, NULL = Dockerfile */
+	json_t *build_args;     /* object of strings, or NULL (borrowed) */
+	const char *source;     /* org.opencontainers.image.source; NULL = git_url */
+};
+
+struct builder_env {
+	struct docker_engine *engine;
+	struct registry *registry;     /* for the post-push digest check; NULL skips it */
+	const char *registry_host;     /* host:port images are tagged with */
+	const char *registry_username; /* NULL = open registry */
+	const char *registry_password;
+};
+
+struct build_result {
+	char image[512];   /* registry/service:version */
+	char digest[80];   /* sha256:... */
+	char commit[41];   /* the 40-hex commit built (the ref resolved), once known */
+	char error[2048];  /* why it failed, for users */
+};
+
+/*
+ * Checks SPEC without touching the engine. Appends one {"field","message"} object per problem
+ * to ERRORS (an array) and returns FORJA_EINVAL if there was any, FORJA_EUNSUPPORTED for a
+ * non-docker type (message: "artifact type 'AMI' is not supported: Forja builds Docker images").
+ */
+int builder_validate(const struct build_spec *spec, json_t *errors);
+
+/* Docker repository grammar (lowercase components joined by '/', <= 255 characters). */
+bool builder_service_valid(const char *service);
+/* Docker tag grammar: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+bool builder_version_valid(const char *version);
+/* True for a full, lowercase 40-hex commit id. */
+bool builder_is_full_sha(const char *ref);
+
+/*
+ * Pins REF (branch, tag, refs/... name or full sha) of the repository at URL to a commit:
+ * a full sha is taken as it is, anything else is looked up with `git ls-remote` (spawned with
+ * an argv, no shell; annotated tags are peeled). SHA (41 bytes) gets the commit.
+ * FORJA_ENOTFOUND when no ref matches; AB cancels the lookup.
+ */
+int builder_resolve_ref(const char *url, const char *ref, const struct engine_abort *ab,
+			char *sha, char *err, size_t errlen);
+
+/* The image reference REGISTRY/SERVICE:VERSION into BUF; FORJA_ETOOBIG when it does not fit. */
+int builder_image_ref(const char *registry, const char *service, const char *version, char *buf,
+		      size_t len);
+
+/*
+ * Validates, builds, pushes, verifies. Log text goes to LOG as it arrives; AB aborts.
+ * Returns 0 with RES->image/digest set, or a forja_err with RES->error set.
+ */
+int builder_run(const struct builder_env *env, const struct build_spec *spec,
+		const struct engine_log *log, const struct engine_abort *ab,
+		struct build_result *res);
+
+#endif

@@ -1,0 +1,48 @@
+/* Forja's configuration: embedded defaults, then FORJA_* environment variables, then flags.
+ * One check at the end names the key, where it came from, and why a value is refused. */
+#ifndef FORJA_CONFIG_H
+#define FORJA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+	char *listen;          /* host:port, as given */
+	char *listen_host;     /* parsed from listen */
+	unsigned int listen_port;
+	char *data_dir;        /* SQLite history and build logs */
+	char *docker_host;     /* unix:///path or tcp://host:port */
+	char *registry;        /* host:port images are tagged and pushed to */
+	char *registry_url;    /* base URL of the registry API; default http://<registry> */
+	char *registry_username;
+	char *registry_password;
+	char *registry_ca_file; /* PEM file trusted for a TLS registry; NULL = system store */
+	char *webhook_secret;
+	bool allow_unsigned_webhooks;
+	char *api_token;
+	char *branch;          /* builds run for merges into this branch */
+	char *manifest;        /* path of the images manifest in the repository */
+	int workers;
+	int build_timeout_s;
+	char *github_api_url;
+	char *github_token;
+	char *allowed_hosts;   /* extra hosts clone/API URLs may point at, comma separated */
+	char *public_url;      /* how users reach Forja; links and commit statuses use it */
+	char *log_level;
+	size_t log_max_bytes;  /* cap of one build's stored log */
+	int max_connections;   /* bound on concurrent HTTP connections (one thread each) */
+};
+
+/*
+ * Fills CFG from defaults, ENVP-style environment (getenv) and ARGV flags.
+ * On error returns FORJA_EINVAL and writes a message naming the key into ERR.
+ * Returns 1 (and fills nothing else) when --help was asked for.
+ * The strings in CFG are owned by it: release with config_free().
+ */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+void config_free(struct config *cfg);
+/* Prints every option with its environment variable and default. */
+void config_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,75 @@
+/* Docker Engine API client over libcurl (unix socket or tcp://): version negotiation,
+ * builds from a remote git context, pushes, with streamed JSON lines decoded into log text. */
+#ifndef FORJA_DOCKER_ENGINE_H
+#define FORJA_DOCKER_ENGINE_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct docker_engine;
+
+/* Receives decoded log text (one or more whole lines) as the engine streams it. */
+struct engine_log {
+	void (*write)(void *ud, const char *text, size_t len);
+	void *ud;
+};
+
+/*
+ * Aborting a transfer makes the engine abort the build: the engine polls CANCEL and the
+ * monotonic DEADLINE_MS (0 = none) while a request runs and closes the connection when
+ * either fires, then answers FORJA_ECANCELLED or FORJA_ETIMEDOUT.
+ */
+struct engine_abort {
+	atomic_int *cancel;
+	int64_t deadline_ms;
+};
+
+struct engine_build_params {
+	const char *remote;      /* full git URL with #ref:dir, not yet escaped */
+	const char *tag;         /* registry/service:version */
+	const char *dockerfile;  /* NULL = Dockerfile */
+	json_t *build_args;      /* object or NULL (borrowed) */
+	json_t *labels;          /* object or NULL (borrowed) */
+};
+
+/* CLOCK_MONOTONIC in milliseconds: the clock engine_abort.deadline_ms is measured on. */
+int64_t engine_monotonic_ms(void);
+
+/* HOST: "unix:///var/run/docker.sock" or "tcp://host:port". *OUT owned by caller (engine_free). */
+int engine_new(const char *host, struct docker_engine **out);
+void engine_free(struct docker_engine *e);
+
+/*
+ * GET /_ping; negotiates the API version (min of the engine's and the newest Forja knows).
+ * On failure writes "docker engine not reachable at <host>: <why>" into ERR.
+ */
+int engine_ping(struct docker_engine *e, char *err, size_t errlen);
+/* The negotiated API version ("1.41"), or NULL before a successful ping. */
+const char *engine_api_version(struct docker_engine *e);
+
+/*
+ * Builds with the legacy builder. Success needs HTTP 200, an aux ID line and no error line.
+ * IMAGE_ID (>= 80 bytes) gets "sha256:...". ERR gets the engine's message on failure.
+ */
+int engine_build(struct docker_engine *e, const struct engine_build_params *p,
+		 const struct engine_log *log, const struct engine_abort *ab, char *image_id,
+		 char *err, size_t errlen);
+
+/*
+ * Pushes REPO:TAG with AUTH_B64 as X-Registry-Auth (see engine_registry_auth). DIGEST
+ * (>= 80 bytes) gets the manifest digest of the final aux line; an error line fails.
+ */
+int engine_push(struct docker_engine *e, const char *repo, const char *tag, const char *auth_b64,
+		const struct engine_log *log, const struct engine_abort *ab, char *digest,
+		char *err, size_t errlen);
+
+/* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent. */
+int engine_image_remove(struct docker_engine *e, const char *ref);
+
+/* Padded base64url of {"username","password","serveraddress"}; "e30=" without a username.
+ * Returns a malloc'd string (free()) or NULL on ENOMEM. */
+char *engine_registry_auth(const char *username, const char *password, const char *server);
+
+#endif

@@ -1,0 +1,39 @@
+/* GitHub REST client: files at a commit (contents API) and commit statuses, which are posted
+ * in order by one background thread so that a slow GitHub never delays a build. */
+#ifndef FORJA_GITHUB_H
+#define FORJA_GITHUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "build.h"
+
+struct github;
+
+struct github_opts {
+	const char *api_url;       /* https://api.github.com, or GHE https://host/api/v3 */
+	const char *token;         /* NULL = anonymous, and no statuses are posted */
+	const char *allowed_hosts; /* comma separated extra hosts, or NULL */
+	const char *public_url;    /* prefix of status target URLs */
+	long timeout_s;
+};
+
+/* *OUT owned by the caller: github_free() (which drains pending statuses for a moment). */
+int github_new(const struct github_opts *opts, struct github **out);
+void github_free(struct github *gh);
+
+/*
+ * Raw bytes of PATH in FULL_NAME ("owner/repo") at REF. *BODY is malloc'd (free()), NUL
+ * terminated. FORJA_ENOTFOUND (404), FORJA_EUNAVAILABLE (unreachable), FORJA_EUPSTREAM
+ * (other answers); ERR says which.
+ */
+int github_file_get(struct github *gh, const char *full_name, const char *path, const char *ref,
+		    char **body, size_t *len, char *err, size_t errlen);
+
+/* Whether URL's host is the configured GitHub (API host or its web host) or allow-listed. */
+bool github_url_allowed(const struct github *gh, const char *url);
+
+/* Queue observer (UD is the struct github): posts pending/success/failure for webhook builds. */
+void github_on_build(void *ud, const struct build *b);
+
+#endif

@@ -1,0 +1,83 @@
+/* The durable build history: every build, its state changes and webhook deliveries, in SQLite.
+ * All SQL lives here, behind this narrow interface, so another database can replace it later. */
+#ifndef FORJA_STORE_H
+#define FORJA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "build.h"
+
+struct store;
+
+struct build_filter {
+	const char *service;      /* NULL = any */
+	const char *repository;   /* NULL = any */
+	const char *branch;       /* NULL = any */
+	int has_status;           /* 0 = any status */
+	enum build_status status;
+	int64_t before;           /* only ids < before; 0 = from the newest */
+	int limit;                /* 1..100 */
+};
+
+/*
+ * Opens (creating when missing) the history in DATA_DIR/forja.db: WAL mode, schema upgrades
+ * applied. *OUT is owned by the caller: store_close(). Thread-safe once opened.
+ */
+int store_open(const char *data_dir, struct store **out);
+void store_close(struct store *st);
+
+/* Inserts B as a new queued build; sets b->id and b->created_at (when 0). */
+int store_build_insert(struct store *st, struct build *b);
+
+/*
+ * Records a webhook delivery and its builds in one transaction, so a delivery is either
+ * wholly recorded or not at all. Sets each build's id. FORJA_ECONFLICT when
+ * (hook_id, delivery_id) was already recorded: then nothing is written.
+ */
+int store_delivery_insert(struct store *st, const char *hook_id, const char *delivery_id,
+			  struct build **builds, size_t n);
+
+/*
+ * Builds a recorded delivery created, oldest first. *OUT is an array owned by the caller
+ * (build_array_free); FORJA_ENOTFOUND when the delivery is unknown.
+ */
+int store_delivery_builds(struct store *st, const char *hook_id, const char *delivery_id,
+			  struct build ***out, size_t *n);
+
+/* One build; *OUT owned by the caller (build_free). FORJA_ENOTFOUND when unknown. */
+int store_build_get(struct store *st, int64_t id, struct build **out);
+
+/* Newest first, at most filter->limit. *OUT owned by the caller (build_array_free). */
+int store_build_list(struct store *st, const struct build_filter *f, struct build ***out,
+		     size_t *n);
+
+/* Most recent build of SERVICE (NULL = any) on BRANCH (NULL = any), by index, never a scan.
+ * FORJA_ENOTFOUND when there is none. *OUT owned by the caller. */
+int store_build_latest(struct store *st, const char *service, const char *branch,
+		       struct build **out);
+
+/* queued -> running: sets started_at, increments attempts; *ATTEMPTS gets the new count.
+ * FORJA_ECONFLICT when the build is not queued (cancelled meanwhile). */
+int store_build_start(struct store *st, int64_t id, int64_t started_at, int *attempts);
+
+/* Sets a final status with its result; DIGEST, IMAGE and ERROR may be NULL.
+ * FORJA_ECONFLICT when the build is already final. */
+int store_build_finish(struct store *st, int64_t id, enum build_status status,
+		       const char *digest, const char *error, int64_t finished_at);
+
+/*
+ * After a crash: builds left running go back to queued, or fail with a clear error once
+ * they have used MAX_ATTEMPTS. Then *IDS gets every queued build, oldest first
+ * (free() the array).
+ */
+int store_builds_recover(struct store *st, int max_attempts, int64_t **ids, size_t *n);
+
+/* Build id that produced SERVICE:VERSION with DIGEST, for the image catalog; 0 when none. */
+int64_t store_build_for_image(struct store *st, const char *service, const char *version,
+			      const char *digest);
+
+/* Counts of builds per status (index BUILD_QUEUED..BUILD_CANCELLED), for metrics. */
+int store_build_counts(struct store *st, int64_t counts[5]);
+
+#endif

@@ -11,18 +11,18 @@
 static int app_open_clients(struct app *app, const struct config *cfg, char *err, size_t errlen)
 {
 	struct registry_opts ro = {
-		.url = cfg->registry_url,
-		.username = cfg->registry_username,
-		.password = cfg->registry_password,
-		.ca_file = cfg->registry_ca_file,
-		.timeout_s = 10,
+	    .url = cfg->registry_url,
+	    .username = cfg->registry_username,
+	    .password = cfg->registry_password,
+	    .ca_file = cfg->registry_ca_file,
+	    .timeout_s = 10,
 	};
 	struct github_opts go = {
-		.api_url = cfg->github_api_url,
-		.token = cfg->github_token,
-		.allowed_hosts = cfg->allowed_hosts,
-		.public_url = cfg->public_url,
-		.timeout_s = 5,
+	    .api_url = cfg->github_api_url,
+	    .token = cfg->github_token,
+	    .allowed_hosts = cfg->allowed_hosts,
+	    .public_url = cfg->public_url,
+	    .timeout_s = 5,
 	};
 	int rc;
 
@@ -32,8 +32,8 @@ static int app_open_clients(struct app *app, const struct config *cfg, char *err
 		return rc;
 	}
 	if ((rc = registry_new(&ro, &app->registry))) {
-		snprintf(err, errlen, "FORJA_REGISTRY_URL: cannot use \"%s\": %s", cfg->registry_url,
-			 forja_strerror(rc));
+		snprintf(err, errlen, "FORJA_REGISTRY_URL: cannot use \"%s\": %s",
+			 cfg->registry_url, forja_strerror(rc));
 		return rc;
 	}
 	if ((rc = github_new(&go, &app->github))) {
@@ -103,19 +103,19 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 		return rc;
 	}
 	app->env = (struct builder_env){
-		.engine = app->engine,
-		.registry = app->registry,
-		.registry_host = cfg->registry,
-		.registry_username = cfg->registry_username,
-		.registry_password = cfg->registry_password,
+	    .engine = app->engine,
+	    .registry = app->registry,
+	    .registry_host = cfg->registry,
+	    .registry_username = cfg->registry_username,
+	    .registry_password = cfg->registry_password,
 	};
 	qo = (struct queue_opts){
-		.store = app->store,
-		.logs = app->logs,
-		.env = &app->env,
-		.workers = cfg->workers,
-		.timeout_s = cfg->build_timeout_s,
-		.max_attempts = 3,
+	    .store = app->store,
+	    .logs = app->logs,
+	    .env = &app->env,
+	    .workers = cfg->workers,
+	    .timeout_s = cfg->build_timeout_s,
+	    .max_attempts = 3,
 	};
 	if ((rc = queue_new(&qo, &app->queue))) {
 		snprintf(err, errlen, "cannot set up the build queue: %s", forja_strerror(rc));

@@ -16,7 +16,7 @@
 #include "../src/store.h"
 
 struct app {
-	const struct config *cfg;   /* borrowed */
+	const struct config *cfg; /* borrowed */
 	struct store *store;
 	struct build_logs *logs;
 	struct build_queue *queue;
@@ -25,7 +25,7 @@ struct app {
 	struct github *github;
 	struct metrics *metrics;
 	struct builder_env env;
-	atomic_int stopping;        /* set at shutdown: long-lived responses end */
+	atomic_int stopping; /* set at shutdown: long-lived responses end */
 };
 
 /* Opens the history, clients and queue from CFG (not yet started); on failure writes why into

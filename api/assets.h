@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct asset {
-	const char *name;          /* "openapi.json", "swagger-ui.css", ... */
+	const char *name; /* "openapi.json", "swagger-ui.css", ... */
 	const char *content_type;
 	const unsigned char *data; /* static, not NUL terminated */
 	size_t len;

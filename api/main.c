@@ -27,9 +27,9 @@ static void main_banner(const struct config *cfg, unsigned port)
 		cfg->public_url,
 		cfg->webhook_secret ? "from FORJA_WEBHOOK_SECRET (give GitHub the same value)"
 		: cfg->allow_unsigned_webhooks
-			? "NONE: unsigned webhooks are accepted (--allow-unsigned-webhooks); anyone "
-			  "who can reach this URL can start builds"
-			: "NOT SET: webhooks are refused until FORJA_WEBHOOK_SECRET is set",
+		    ? "NONE: unsigned webhooks are accepted (--allow-unsigned-webhooks); anyone "
+		      "who can reach this URL can start builds"
+		    : "NOT SET: webhooks are refused until FORJA_WEBHOOK_SECRET is set",
 		cfg->registry, cfg->data_dir);
 }
 

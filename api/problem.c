@@ -58,8 +58,7 @@ int problem_send(struct _u_response *resp, int status, const char *fmt, ...)
 	return rc;
 }
 
-int problem_send_errors(struct _u_response *resp, int status, json_t *errors, const char *fmt,
-			...)
+int problem_send_errors(struct _u_response *resp, int status, json_t *errors, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;

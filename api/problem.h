@@ -8,10 +8,10 @@
 
 /* Sets RESP to a problem with STATUS and a printf-style detail; returns U_CALLBACK_COMPLETE. */
 int problem_send(struct _u_response *resp, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Same, with an "errors" array (borrowed) listing every problem found, for 400/422. */
-int problem_send_errors(struct _u_response *resp, int status, json_t *errors, const char *fmt,
-			...) __attribute__((format(printf, 4, 5)));
+int problem_send_errors(struct _u_response *resp, int status, json_t *errors, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Standard reason phrase for STATUS ("Not Found"). */
 const char *problem_title(int status);
 /* Sets a JSON body (object or array, borrowed) with STATUS; returns U_CALLBACK_COMPLETE. */

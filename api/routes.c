@@ -21,32 +21,32 @@
 
 /* The one table binding operationIds of openapi/openapi.json to handlers. */
 const struct route_handler routes_table[] = {
-	{"receiveGithubWebhook", api_webhook_receive},
-	{"listBuilds", api_builds_list},
-	{"createBuild", api_builds_create},
-	{"getBuild", api_builds_get},
-	{"getBuildLog", api_builds_log},
-	{"cancelBuild", api_builds_cancel},
-	{"getBadge", api_badge_get},
-	{"listImages", api_images_list},
-	{"getHealth", api_system_health},
-	{"getMetrics", api_metrics_get},
-	{"getOpenapiDocument", api_system_openapi},
-	{"getDocs", api_system_docs},
-	{"getDocsAsset", api_system_docs_asset},
-	{NULL, NULL},
+    {"receiveGithubWebhook", api_webhook_receive},
+    {"listBuilds", api_builds_list},
+    {"createBuild", api_builds_create},
+    {"getBuild", api_builds_get},
+    {"getBuildLog", api_builds_log},
+    {"cancelBuild", api_builds_cancel},
+    {"getBadge", api_badge_get},
+    {"listImages", api_images_list},
+    {"getHealth", api_system_health},
+    {"getMetrics", api_metrics_get},
+    {"getOpenapiDocument", api_system_openapi},
+    {"getDocs", api_system_docs},
+    {"getDocsAsset", api_system_docs_asset},
+    {NULL, NULL},
 };
 
 #define ROUTES_MAX 64
 
 struct route {
 	char method[8];
-	char *path;        /* as in the document: /builds/{id} */
+	char *path;	   /* as in the document: /builds/{id} */
 	char *ulfius_path; /* /builds/:id */
-	char *key;         /* METHOD + path with parameter names erased, for clash checks */
+	char *key;	   /* METHOD + path with parameter names erased, for clash checks */
 	const char *operation_id;
 	int (*fn)(const struct _u_request *req, struct _u_response *resp, struct app *app);
-	json_t *params;    /* borrowed from doc: path-level then operation-level parameters */
+	json_t *params; /* borrowed from doc: path-level then operation-level parameters */
 	bool bearer;
 	struct app *app;
 };
@@ -66,8 +66,8 @@ struct routes {
 	size_t npaths;
 };
 
-static const char *const routes_methods[] = {"get", "put", "post", "delete", "patch", "head",
-					     "options"};
+static const char *const routes_methods[] = {"get",   "put",  "post",	"delete",
+					     "patch", "head", "options"};
 
 /* "/builds/{id}/log" -> "/builds/:id/log" (ULFIUS) and "/builds/{}/log" (KEY). */
 static int routes_convert_path(const char *path, char **ulfius_path, char **key)
@@ -155,8 +155,9 @@ static int routes_add(struct routes *r, const char *path, const char *method, js
 	}
 	h = routes_find_handler(table, op_id);
 	if (!h) {
-		snprintf(err, errlen, "openapi: operation %s (%s %s) has no handler in the route table",
-			 op_id, upper, path);
+		snprintf(err, errlen,
+			 "openapi: operation %s (%s %s) has no handler in the route table", op_id,
+			 upper, path);
 		return FORJA_EINVAL;
 	}
 	if (r->n == ROUTES_MAX) {
@@ -181,8 +182,9 @@ static int routes_add(struct routes *r, const char *path, const char *method, js
 			return FORJA_EINVAL;
 		}
 		if (!strcmp(o->operation_id, op_id) || o->fn == rt->fn) {
-			snprintf(err, errlen, "openapi: handler of %s is bound twice (%s %s and %s %s)",
-				 op_id, o->method, o->path, upper, path);
+			snprintf(err, errlen,
+				 "openapi: handler of %s is bound twice (%s %s and %s %s)", op_id,
+				 o->method, o->path, upper, path);
 			return FORJA_EINVAL;
 		}
 	}
@@ -215,21 +217,23 @@ static int routes_add_path(struct routes *r, const char *path, json_t *item,
 		size_t used = strlen(p->allow);
 		char method[8];
 		memcpy(method, r->routes[r->n - 1].method, sizeof(method));
-		snprintf(p->allow + used, sizeof(p->allow) - used, "%s%s", used ? ", " : "", method);
+		snprintf(p->allow + used, sizeof(p->allow) - used, "%s%s", used ? ", " : "",
+			 method);
 	}
 	return 0;
 }
 
 /* A handler nobody routes to means the document and the code have drifted apart. */
-static int routes_check_unused(const struct routes *r, const struct route_handler *table,
-			       char *err, size_t errlen)
+static int routes_check_unused(const struct routes *r, const struct route_handler *table, char *err,
+			       size_t errlen)
 {
 	for (const struct route_handler *h = table; h->operation_id; h++) {
 		bool used = false;
 		for (size_t i = 0; i < r->n && !used; i++)
 			used = r->routes[i].fn == h->fn;
 		if (!used) {
-			snprintf(err, errlen, "openapi: handler %s has no operation in the document",
+			snprintf(err, errlen,
+				 "openapi: handler %s has no operation in the document",
 				 h->operation_id);
 			return FORJA_EINVAL;
 		}
@@ -250,7 +254,8 @@ int routes_build(const char *doc, size_t len, const struct route_handler *table,
 		return FORJA_ENOMEM;
 	r->doc = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!r->doc) {
-		snprintf(err, errlen, "openapi: not valid JSON at line %d: %s", jerr.line, jerr.text);
+		snprintf(err, errlen, "openapi: not valid JSON at line %d: %s", jerr.line,
+			 jerr.text);
 		goto fail;
 	}
 	paths = json_object_get(r->doc, "paths");
@@ -377,7 +382,8 @@ static int routes_check_value(json_t *schema, const char *value, char *msg, size
 		return 0;
 	}
 	if (mx && strlen(value) > (size_t)json_integer_value(mx)) {
-		snprintf(msg, len, "is longer than %lld characters", (long long)json_integer_value(mx));
+		snprintf(msg, len, "is longer than %lld characters",
+			 (long long)json_integer_value(mx));
 		return FORJA_EINVAL;
 	}
 	if (json_is_array(en)) {
@@ -389,7 +395,8 @@ static int routes_check_value(json_t *schema, const char *value, char *msg, size
 				return 0;
 		}
 		char *allowed = json_dumps(en, JSON_COMPACT);
-		snprintf(msg, len, "must be one of %s, got \"%.64s\"", allowed ? allowed : "[]", value);
+		snprintf(msg, len, "must be one of %s, got \"%.64s\"", allowed ? allowed : "[]",
+			 value);
 		free(allowed);
 		return FORJA_EINVAL;
 	}
@@ -427,8 +434,8 @@ static int routes_check_params(const struct _u_request *req, struct _u_response 
 		}
 		if (!errors)
 			errors = json_array();
-		json_array_append_new(errors, json_pack("{s:s, s:s, s:s}", "field", name, "in", in,
-							"message", msg));
+		json_array_append_new(
+		    errors, json_pack("{s:s, s:s, s:s}", "field", name, "in", in, "message", msg));
 		if (!first[0])
 			snprintf(first, sizeof(first), "%s%s '%s' %s", in,
 				 strcmp(in, "header") ? " parameter" : "", name, msg);
@@ -472,7 +479,8 @@ static int routes_not_found(const struct _u_request *req, struct _u_response *re
 {
 	struct app *app = ud;
 	double t0 = routes_now();
-	problem_send(resp, 404, "no such path: %s (the API is described at /openapi.json and /docs)",
+	problem_send(resp, 404,
+		     "no such path: %s (the API is described at /openapi.json and /docs)",
 		     req->url_path);
 	routes_log(req, resp, app, "unmatched", t0);
 	return U_CALLBACK_COMPLETE;

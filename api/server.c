@@ -42,7 +42,7 @@ static int server_bind_addr(struct server *srv, const char *host, unsigned port,
 static unsigned server_read_port(struct server *srv)
 {
 	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(srv->inst.mhd_daemon, MHD_DAEMON_INFO_LISTEN_FD);
+	    MHD_get_daemon_info(srv->inst.mhd_daemon, MHD_DAEMON_INFO_LISTEN_FD);
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
 	if (!info || getsockname(info->listen_fd, (struct sockaddr *)&sa, &len))
@@ -54,19 +54,20 @@ static int server_run(struct server *srv, int max_conn, char *err, size_t errlen
 {
 	/* ulfius requires the first two; the rest bound threads and idle connections */
 	struct MHD_OptionItem ops[] = {
-		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-		{MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
-		{MHD_OPTION_SOCK_ADDR, 0, &srv->addr},
-		{MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL},
-		{MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_TIMEOUT_S, NULL},
-		{MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-		{MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
+	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+	    {MHD_OPTION_SOCK_ADDR, 0, &srv->addr},
+	    {MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_TIMEOUT_S, NULL},
+	    {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+	    {MHD_OPTION_END, 0, NULL},
 	};
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
 	if (ulfius_start_framework_with_mhd_options(&srv->inst, flags, ops) != U_OK) {
-		snprintf(err, errlen, "cannot listen on %s:%u (in use, or not an address of this host?)",
+		snprintf(err, errlen,
+			 "cannot listen on %s:%u (in use, or not an address of this host?)",
 			 inet_ntoa(srv->addr.sin_addr), ntohs(srv->addr.sin_port));
 		return FORJA_EIO;
 	}
@@ -75,8 +76,8 @@ static int server_run(struct server *srv, int max_conn, char *err, size_t errlen
 	return 0;
 }
 
-int server_start(struct app *app, const char *host, unsigned port, struct server **out,
-		 char *err, size_t errlen)
+int server_start(struct app *app, const char *host, unsigned port, struct server **out, char *err,
+		 size_t errlen)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	struct asset doc;

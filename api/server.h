@@ -13,8 +13,8 @@ struct server;
  * Binds HOST:PORT (PORT 0 = an ephemeral port, see server_port) and serves APP's routes.
  * On failure writes why into ERR. *OUT owned by the caller: server_stop().
  */
-int server_start(struct app *app, const char *host, unsigned port, struct server **out,
-		 char *err, size_t errlen);
+int server_start(struct app *app, const char *host, unsigned port, struct server **out, char *err,
+		 size_t errlen);
 unsigned server_port(const struct server *srv);
 /* Stops accepting, lets long-lived responses notice (app->stopping), and frees SRV. */
 void server_stop(struct server *srv);

@@ -59,8 +59,7 @@ int api_system_docs(const struct _u_request *req, struct _u_response *resp, stru
 	return system_send_asset(resp, "docs.html", "no-cache");
 }
 
-int api_system_docs_asset(const struct _u_request *req, struct _u_response *resp,
-			  struct app *app)
+int api_system_docs_asset(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	const char *name = u_map_get(req->map_url, "asset");
 	/* only the Swagger UI files are served here; the document has its own path */

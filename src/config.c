@@ -11,62 +11,62 @@
 enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_BOOL };
 
 struct opt {
-	const char *flag;   /* without the leading "--" */
+	const char *flag; /* without the leading "--" */
 	const char *env;
 	enum opt_kind kind;
-	size_t offset;      /* into struct config */
+	size_t offset;	    /* into struct config */
 	const char *defval; /* embedded default; NULL = unset */
-	long min, max;      /* for numbers */
+	long min, max;	    /* for numbers */
 	const char *help;
 };
 
 #define OFF(field) offsetof(struct config, field)
 
 static const struct opt config_opts[] = {
-	{"listen", "FORJA_LISTEN", OPT_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
-	 "host:port the HTTP server listens on"},
-	{"data-dir", "FORJA_DATA_DIR", OPT_STR, OFF(data_dir), "data", 0, 0,
-	 "directory of the SQLite history and build logs"},
-	{"docker-host", "FORJA_DOCKER_HOST", OPT_STR, OFF(docker_host), NULL, 0, 0,
-	 "Docker engine (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
-	{"registry", "FORJA_REGISTRY", OPT_STR, OFF(registry), "127.0.0.1:5000", 0, 0,
-	 "registry host:port images are tagged with and pushed to"},
-	{"registry-url", "FORJA_REGISTRY_URL", OPT_STR, OFF(registry_url), NULL, 0, 0,
-	 "registry API base URL (default http://<registry>)"},
-	{"registry-username", "FORJA_REGISTRY_USERNAME", OPT_STR, OFF(registry_username), NULL, 0,
-	 0, "registry user (basic auth)"},
-	{"registry-password", "FORJA_REGISTRY_PASSWORD", OPT_STR, OFF(registry_password), NULL, 0,
-	 0, "registry password"},
-	{"registry-ca-file", "FORJA_REGISTRY_CA_FILE", OPT_STR, OFF(registry_ca_file), NULL, 0, 0,
-	 "PEM CA file trusted for a TLS registry"},
-	{"webhook-secret", "FORJA_WEBHOOK_SECRET", OPT_STR, OFF(webhook_secret), NULL, 0, 0,
-	 "secret of the GitHub webhook (HMAC-SHA256 signatures)"},
-	{"allow-unsigned-webhooks", "FORJA_ALLOW_UNSIGNED_WEBHOOKS", OPT_BOOL,
-	 OFF(allow_unsigned_webhooks), "false", 0, 0,
-	 "accept webhooks without a signature when no secret is set"},
-	{"api-token", "FORJA_API_TOKEN", OPT_STR, OFF(api_token), NULL, 0, 0,
-	 "bearer token for POST /builds and cancel (unset: those are disabled)"},
-	{"branch", "FORJA_BRANCH", OPT_STR, OFF(branch), "develop", 0, 0,
-	 "merges into this branch are built"},
-	{"manifest", "FORJA_MANIFEST", OPT_STR, OFF(manifest), "images.json", 0, 0,
-	 "path of the images manifest in the repository"},
-	{"workers", "FORJA_WORKERS", OPT_INT, OFF(workers), "2", 1, 64, "builds run at once"},
-	{"build-timeout", "FORJA_BUILD_TIMEOUT", OPT_INT, OFF(build_timeout_s), "1800", 1,
-	 7 * 24 * 3600, "seconds before a build is failed as timed out"},
-	{"github-api-url", "FORJA_GITHUB_API_URL", OPT_STR, OFF(github_api_url),
-	 "https://api.github.com", 0, 0, "GitHub REST API base URL"},
-	{"github-token", "FORJA_GITHUB_TOKEN", OPT_STR, OFF(github_token), NULL, 0, 0,
-	 "token for private manifests and commit statuses"},
-	{"allowed-hosts", "FORJA_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), NULL, 0, 0,
-	 "extra hosts clone URLs may use, comma separated (GitHub Enterprise)"},
-	{"public-url", "FORJA_PUBLIC_URL", OPT_STR, OFF(public_url), NULL, 0, 0,
-	 "URL users reach Forja at (default http://<listen>)"},
-	{"log-level", "FORJA_LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0,
-	 "error, warning, info or debug"},
-	{"log-max-bytes", "FORJA_LOG_MAX_BYTES", OPT_SIZE, OFF(log_max_bytes), "5242880", 1024,
-	 LONG_MAX, "cap of one build's stored log"},
-	{"max-connections", "FORJA_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), "256", 4,
-	 10000, "concurrent HTTP connections (one thread each)"},
+    {"listen", "FORJA_LISTEN", OPT_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
+     "host:port the HTTP server listens on"},
+    {"data-dir", "FORJA_DATA_DIR", OPT_STR, OFF(data_dir), "data", 0, 0,
+     "directory of the SQLite history and build logs"},
+    {"docker-host", "FORJA_DOCKER_HOST", OPT_STR, OFF(docker_host), NULL, 0, 0,
+     "Docker engine (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
+    {"registry", "FORJA_REGISTRY", OPT_STR, OFF(registry), "127.0.0.1:5000", 0, 0,
+     "registry host:port images are tagged with and pushed to"},
+    {"registry-url", "FORJA_REGISTRY_URL", OPT_STR, OFF(registry_url), NULL, 0, 0,
+     "registry API base URL (default http://<registry>)"},
+    {"registry-username", "FORJA_REGISTRY_USERNAME", OPT_STR, OFF(registry_username), NULL, 0, 0,
+     "registry user (basic auth)"},
+    {"registry-password", "FORJA_REGISTRY_PASSWORD", OPT_STR, OFF(registry_password), NULL, 0, 0,
+     "registry password"},
+    {"registry-ca-file", "FORJA_REGISTRY_CA_FILE", OPT_STR, OFF(registry_ca_file), NULL, 0, 0,
+     "PEM CA file trusted for a TLS registry"},
+    {"webhook-secret", "FORJA_WEBHOOK_SECRET", OPT_STR, OFF(webhook_secret), NULL, 0, 0,
+     "secret of the GitHub webhook (HMAC-SHA256 signatures)"},
+    {"allow-unsigned-webhooks", "FORJA_ALLOW_UNSIGNED_WEBHOOKS", OPT_BOOL,
+     OFF(allow_unsigned_webhooks), "false", 0, 0,
+     "accept webhooks without a signature when no secret is set"},
+    {"api-token", "FORJA_API_TOKEN", OPT_STR, OFF(api_token), NULL, 0, 0,
+     "bearer token for POST /builds and cancel (unset: those are disabled)"},
+    {"branch", "FORJA_BRANCH", OPT_STR, OFF(branch), "develop", 0, 0,
+     "merges into this branch are built"},
+    {"manifest", "FORJA_MANIFEST", OPT_STR, OFF(manifest), "images.json", 0, 0,
+     "path of the images manifest in the repository"},
+    {"workers", "FORJA_WORKERS", OPT_INT, OFF(workers), "2", 1, 64, "builds run at once"},
+    {"build-timeout", "FORJA_BUILD_TIMEOUT", OPT_INT, OFF(build_timeout_s), "1800", 1,
+     7 * 24 * 3600, "seconds before a build is failed as timed out"},
+    {"github-api-url", "FORJA_GITHUB_API_URL", OPT_STR, OFF(github_api_url),
+     "https://api.github.com", 0, 0, "GitHub REST API base URL"},
+    {"github-token", "FORJA_GITHUB_TOKEN", OPT_STR, OFF(github_token), NULL, 0, 0,
+     "token for private manifests and commit statuses"},
+    {"allowed-hosts", "FORJA_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), NULL, 0, 0,
+     "extra hosts clone URLs may use, comma separated (GitHub Enterprise)"},
+    {"public-url", "FORJA_PUBLIC_URL", OPT_STR, OFF(public_url), NULL, 0, 0,
+     "URL users reach Forja at (default http://<listen>)"},
+    {"log-level", "FORJA_LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0,
+     "error, warning, info or debug"},
+    {"log-max-bytes", "FORJA_LOG_MAX_BYTES", OPT_SIZE, OFF(log_max_bytes), "5242880", 1024,
+     LONG_MAX, "cap of one build's stored log"},
+    {"max-connections", "FORJA_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), "256", 4, 10000,
+     "concurrent HTTP connections (one thread each)"},
 };
 
 #define N_OPTS (sizeof(config_opts) / sizeof(config_opts[0]))
@@ -105,8 +105,9 @@ static int config_set(struct config *cfg, const struct opt *o, const char *val, 
 		errno = 0;
 		n = strtol(val, &end, 10);
 		if (errno || end == val || *end || n < o->min || n > o->max) {
-			snprintf(err, errlen, "%s (%s): \"%s\" is not a whole number from %ld to %ld",
-				 o->env, src, val, o->min, o->max);
+			snprintf(err, errlen,
+				 "%s (%s): \"%s\" is not a whole number from %ld to %ld", o->env,
+				 src, val, o->min, o->max);
 			return FORJA_EINVAL;
 		}
 		if (o->kind == OPT_INT)
@@ -219,8 +220,8 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 		return rc;
 	if (!cfg->docker_host) {
 		const char *dh = getenv("DOCKER_HOST");
-		rc = config_set_str(&cfg->docker_host, dh && *dh ? dh : "unix:///var/run/docker.sock",
-				    "");
+		rc = config_set_str(&cfg->docker_host,
+				    dh && *dh ? dh : "unix:///var/run/docker.sock", "");
 		if (rc)
 			return rc;
 	}
@@ -234,10 +235,12 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 			 cfg->registry);
 		return FORJA_EINVAL;
 	}
-	if (!cfg->registry_url && (rc = config_set_str(&cfg->registry_url, "http://", cfg->registry)))
+	if (!cfg->registry_url &&
+	    (rc = config_set_str(&cfg->registry_url, "http://", cfg->registry)))
 		return rc;
 	if (!config_is_url(cfg->registry_url)) {
-		snprintf(err, errlen, "FORJA_REGISTRY_URL: \"%s\" must start with http:// or https://",
+		snprintf(err, errlen,
+			 "FORJA_REGISTRY_URL: \"%s\" must start with http:// or https://",
 			 cfg->registry_url);
 		return FORJA_EINVAL;
 	}
@@ -252,16 +255,19 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 		return FORJA_EINVAL;
 	}
 	if (log_level_parse(cfg->log_level, &lvl)) {
-		snprintf(err, errlen, "FORJA_LOG_LEVEL: \"%s\" is not error, warning, info or debug",
+		snprintf(err, errlen,
+			 "FORJA_LOG_LEVEL: \"%s\" is not error, warning, info or debug",
 			 cfg->log_level);
 		return FORJA_EINVAL;
 	}
 	if (cfg->registry_password && !cfg->registry_username) {
-		snprintf(err, errlen, "FORJA_REGISTRY_PASSWORD is set but FORJA_REGISTRY_USERNAME is not");
+		snprintf(err, errlen,
+			 "FORJA_REGISTRY_PASSWORD is set but FORJA_REGISTRY_USERNAME is not");
 		return FORJA_EINVAL;
 	}
 	if (!cfg->public_url) {
-		const char *host = strcmp(cfg->listen_host, "0.0.0.0") ? cfg->listen_host : "127.0.0.1";
+		const char *host =
+		    strcmp(cfg->listen_host, "0.0.0.0") ? cfg->listen_host : "127.0.0.1";
 		char buf[300];
 		snprintf(buf, sizeof(buf), "http://%s:%u", host, cfg->listen_port);
 		if ((rc = config_set_str(&cfg->public_url, buf, "")))

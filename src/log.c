@@ -13,8 +13,8 @@ int log_level_parse(const char *name, enum log_level *out)
 		const char *name;
 		enum log_level level;
 	} levels[] = {
-		{"error", LOG_LEVEL_ERROR}, {"warning", LOG_LEVEL_WARN}, {"warn", LOG_LEVEL_WARN},
-		{"info", LOG_LEVEL_INFO},   {"debug", LOG_LEVEL_DEBUG},
+	    {"error", LOG_LEVEL_ERROR}, {"warning", LOG_LEVEL_WARN}, {"warn", LOG_LEVEL_WARN},
+	    {"info", LOG_LEVEL_INFO},	{"debug", LOG_LEVEL_DEBUG},
 	};
 	if (!name)
 		return FORJA_EINVAL;

@@ -93,7 +93,7 @@ START_TEST(openapi_document_is_served)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "openapi")), "3.0.3");
 	ck_assert_ptr_nonnull(json_object_get(json_object_get(j, "paths"), "/ciserver/updates"));
 	ck_assert_ptr_nonnull(json_object_get(
-		json_object_get(json_object_get(j, "components"), "securitySchemes"), "bearerAuth"));
+	    json_object_get(json_object_get(j, "components"), "securitySchemes"), "bearerAuth"));
 	json_decref(j);
 	http_resp_free(&r);
 }
@@ -157,8 +157,8 @@ START_TEST(health_is_503_when_registry_is_down)
 	j = json_of(&r);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "degraded");
 	ck_assert(json_is_false(json_object_get(json_object_get(j, "registry"), "ok")));
-	ck_assert_ptr_nonnull(json_string_value(
-		json_object_get(json_object_get(j, "registry"), "detail")));
+	ck_assert_ptr_nonnull(
+	    json_string_value(json_object_get(json_object_get(j, "registry"), "detail")));
 	json_decref(j);
 	http_resp_free(&r);
 	testenv_stop(&down);
@@ -191,7 +191,8 @@ START_TEST(bearer_security_comes_from_the_document)
 {
 	struct http_resp r;
 	char url[256], *www;
-	const char *wrong[] = {"Authorization: Bearer nope", "Content-Type: application/json", NULL};
+	const char *wrong[] = {"Authorization: Bearer nope", "Content-Type: application/json",
+			       NULL};
 	snprintf(url, sizeof(url), "%s/builds", env.base_url);
 	ck_assert_int_eq(http_request("POST", url, NULL, "{}", 2, &r), 0);
 	assert_problem(&r, 401, "missing 'Authorization: Bearer");

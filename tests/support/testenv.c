@@ -96,8 +96,8 @@ static size_t http_collect(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-int http_request(const char *method, const char *url, const char *const *headers,
-		 const char *body, size_t len, struct http_resp *out)
+int http_request(const char *method, const char *url, const char *const *headers, const char *body,
+		 size_t len, struct http_resp *out)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;

@@ -50,7 +50,8 @@ int testgit_commit(const char *name, const char *branch, const char *const *file
 			 work, work, branch, work, work, bare, bare);
 		testgit_run(cmd);
 	}
-	snprintf(cmd, sizeof(cmd), "git -C '%s' checkout -q -B '%s' 2>/dev/null || git -C '%s' checkout -q -b '%s'",
+	snprintf(cmd, sizeof(cmd),
+		 "git -C '%s' checkout -q -B '%s' 2>/dev/null || git -C '%s' checkout -q -b '%s'",
 		 work, branch, work, branch);
 	testgit_run(cmd);
 	for (size_t i = 0; files && files[i] && files[i + 1]; i += 2)

@@ -63,18 +63,18 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{"FORJA_WORKERS", "abc", "FORJA_WORKERS (environment): \"abc\" is not a whole number"},
-	{"FORJA_WORKERS", "0", "from 1 to 64"},
-	{"FORJA_BUILD_TIMEOUT", "10s", "FORJA_BUILD_TIMEOUT"},
-	{"FORJA_LISTEN", "8080", "FORJA_LISTEN: \"8080\" is not host:port"},
-	{"FORJA_LISTEN", "127.0.0.1:99999", "FORJA_LISTEN: port"},
-	{"FORJA_DOCKER_HOST", "/var/run/docker.sock", "must start with unix:// or tcp://"},
-	{"FORJA_REGISTRY", "http://reg:5000", "FORJA_REGISTRY"},
-	{"FORJA_REGISTRY_URL", "reg:5000", "FORJA_REGISTRY_URL"},
-	{"FORJA_LOG_LEVEL", "loud", "FORJA_LOG_LEVEL"},
-	{"FORJA_WEBHOOK_SECRET", "", "FORJA_WEBHOOK_SECRET is set but empty"},
-	{"FORJA_ALLOW_UNSIGNED_WEBHOOKS", "maybe", "not a boolean"},
-	{"FORJA_REGISTRY_PASSWORD", "x", "FORJA_REGISTRY_USERNAME is not"},
+    {"FORJA_WORKERS", "abc", "FORJA_WORKERS (environment): \"abc\" is not a whole number"},
+    {"FORJA_WORKERS", "0", "from 1 to 64"},
+    {"FORJA_BUILD_TIMEOUT", "10s", "FORJA_BUILD_TIMEOUT"},
+    {"FORJA_LISTEN", "8080", "FORJA_LISTEN: \"8080\" is not host:port"},
+    {"FORJA_LISTEN", "127.0.0.1:99999", "FORJA_LISTEN: port"},
+    {"FORJA_DOCKER_HOST", "/var/run/docker.sock", "must start with unix:// or tcp://"},
+    {"FORJA_REGISTRY", "http://reg:5000", "FORJA_REGISTRY"},
+    {"FORJA_REGISTRY_URL", "reg:5000", "FORJA_REGISTRY_URL"},
+    {"FORJA_LOG_LEVEL", "loud", "FORJA_LOG_LEVEL"},
+    {"FORJA_WEBHOOK_SECRET", "", "FORJA_WEBHOOK_SECRET is set but empty"},
+    {"FORJA_ALLOW_UNSIGNED_WEBHOOKS", "maybe", "not a boolean"},
+    {"FORJA_REGISTRY_PASSWORD", "x", "FORJA_REGISTRY_USERNAME is not"},
 };
 
 START_TEST(bad_values_name_the_key)

@@ -6,8 +6,14 @@
 #include "assets.h"
 #include "routes.h"
 
-static int h_a(const struct _u_request *r, struct _u_response *s, struct app *a) { return 0; }
-static int h_b(const struct _u_request *r, struct _u_response *s, struct app *a) { return 0; }
+static int h_a(const struct _u_request *r, struct _u_response *s, struct app *a)
+{
+	return 0;
+}
+static int h_b(const struct _u_request *r, struct _u_response *s, struct app *a)
+{
+	return 0;
+}
 
 static const struct route_handler table_ab[] = {{"opA", h_a}, {"opB", h_b}, {NULL, NULL}};
 
@@ -25,9 +31,8 @@ START_TEST(real_document_binds_every_operation)
 	struct routes *r = NULL;
 	char err[512] = "";
 	ck_assert_int_eq(assets_find("openapi.json", &doc), 0);
-	ck_assert_int_eq(routes_build((const char *)doc.data, doc.len, routes_table, &r, err,
-				      sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    routes_build((const char *)doc.data, doc.len, routes_table, &r, err, sizeof(err)), 0);
 	ck_assert_msg(r != NULL, "%s", err);
 	/* 10 product operations + the document, the docs page and its assets */
 	ck_assert_uint_eq(routes_count(r), 13);

@@ -13,15 +13,15 @@
 #include "registry.h"
 
 struct build_spec {
-	const char *service;    /* docker repository grammar */
-	const char *version;    /* docker tag grammar */
-	const char *type;       /* "docker" in any case; NULL = docker */
+	const char *service; /* docker repository grammar */
+	const char *version; /* docker tag grammar */
+	const char *type;    /* "docker" in any case; NULL = docker */
 	const char *git_url;
-	const char *ref;        /* full 40-hex sha, or a branch/tag name */
-	const char *context;    /* relative directory, NULL/"" = root */
+	const char *ref;	/* full 40-hex sha, or a branch/tag name */
+	const char *context;	/* relative directory, NULL/"" = root */
 	const char *dockerfile; /* relative to the context, NULL = Dockerfile */
-	json_t *build_args;     /* object of strings, or NULL (borrowed) */
-	const char *source;     /* org.opencontainers.image.source; NULL = git_url */
+	json_t *build_args;	/* object of strings, or NULL (borrowed) */
+	const char *source;	/* org.opencontainers.image.source; NULL = git_url */
 };
 
 struct builder_env {
@@ -33,10 +33,10 @@ struct builder_env {
 };
 
 struct build_result {
-	char image[512];   /* registry/service:version */
-	char digest[80];   /* sha256:... */
-	char commit[41];   /* the 40-hex commit built (the ref resolved), once known */
-	char error[2048];  /* why it failed, for users */
+	char image[512];  /* registry/service:version */
+	char digest[80];  /* sha256:... */
+	char commit[41];  /* the 40-hex commit built (the ref resolved), once known */
+	char error[2048]; /* why it failed, for users */
 };
 
 /*
@@ -59,8 +59,8 @@ bool builder_is_full_sha(const char *ref);
  * an argv, no shell; annotated tags are peeled). SHA (41 bytes) gets the commit.
  * FORJA_ENOTFOUND when no ref matches; AB cancels the lookup.
  */
-int builder_resolve_ref(const char *url, const char *ref, const struct engine_abort *ab,
-			char *sha, char *err, size_t errlen);
+int builder_resolve_ref(const char *url, const char *ref, const struct engine_abort *ab, char *sha,
+			char *err, size_t errlen);
 
 /* The image reference REGISTRY/SERVICE:VERSION into BUF; FORJA_ETOOBIG when it does not fit. */
 int builder_image_ref(const char *registry, const char *service, const char *version, char *buf,

@@ -1,14 +1,865 @@
+/* Docker Engine API client over libcurl: version negotiation, remote-git builds and pushes.
+ * Streamed answers are split into JSON lines, decoded with jansson and turned into log text. */
 #include "docker_engine.h"
-#include "errors.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <gnutls/gnutls.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-/* stub: replaced by the engine client */
-int engine_new(const char *h, struct docker_engine **o) { *o = NULL; return 0; }
-void engine_free(struct docker_engine *e) { (void)e; }
-int engine_ping(struct docker_engine *e, char *err, size_t n) { snprintf(err, n, "not implemented"); return FORJA_EUNSUPPORTED; }
-const char *engine_api_version(struct docker_engine *e) { return NULL; }
-int engine_build(struct docker_engine *e, const struct engine_build_params *p, const struct engine_log *l, const struct engine_abort *a, char *id, char *err, size_t n) { return FORJA_EUNSUPPORTED; }
-int engine_push(struct docker_engine *e, const char *r, const char *t, const char *au, const struct engine_log *l, const struct engine_abort *a, char *d, char *err, size_t n) { return FORJA_EUNSUPPORTED; }
-int engine_image_remove(struct docker_engine *e, const char *r) { return FORJA_EUNSUPPORTED; }
-char *engine_registry_auth(const char *u, const char *p, const char *s) { return strdup("e30="); }
+#include <strings.h>
+#include <time.h>
+
+#include "errors.h"
+#include "log.h"
+
+/* Newest API version whose /build and /push behaviour Forja relies on; older engines are
+ * spoken to at their own maximum. */
+#define ENGINE_API_MAJOR 1
+#define ENGINE_API_MINOR 43
+
+#define LINE_MAX_BYTES (1024 * 1024) /* one streamed JSON message */
+#define TEXT_PENDING   8192	     /* log text waiting for its newline */
+#define SHORT_BODY_MAX (4 * 1024 * 1024)
+
+struct docker_engine {
+	char *host;	 /* as configured, for messages */
+	char *sock_path; /* unix socket, or NULL for tcp */
+	char *base;	 /* "http://localhost" or "http://host:port" */
+	pthread_mutex_t mu;
+	char api[48]; /* negotiated, "" before the first ping; guarded by mu */
+	CURL *ping;   /* reused for pings and short calls, so they pay no setup; guarded */
+};
+
+enum stream_kind { STREAM_BUILD, STREAM_PUSH, STREAM_SHORT };
+
+struct stream {
+	enum stream_kind kind;
+	const struct engine_log *log;
+	const struct engine_abort *ab;
+	int aborted; /* FORJA_ECANCELLED / FORJA_ETIMEDOUT when the callback stopped it */
+	char *line;  /* current message, bounded by LINE_MAX_BYTES */
+	size_t len, cap;
+	bool skipping; /* the current message overflowed: drop it up to its newline */
+	char text[TEXT_PENDING];
+	size_t tlen;
+	char result[80];  /* aux ID (build) or aux Digest (push) */
+	char error[2048]; /* first error message the engine sent */
+	bool failed;
+	char raw[512]; /* first non-JSON line: text/plain error bodies */
+};
+
+int64_t engine_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int engine_new(const char *host, struct docker_engine **out)
+{
+	struct docker_engine *e;
+	const char *h = host && *host ? host : "unix:///var/run/docker.sock";
+
+	*out = NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return FORJA_ENOMEM;
+	pthread_mutex_init(&e->mu, NULL);
+	e->host = strdup(h);
+	if (!strncmp(h, "unix://", 7) && h[7] == '/') {
+		e->sock_path = strdup(h + 7);
+		e->base = strdup("http://localhost");
+	} else if (!strncmp(h, "tcp://", 6) && h[6]) {
+		size_t n = strlen(h + 6);
+		char *b = malloc(n + 8);
+
+		if (b)
+			snprintf(b, n + 8, "http://%s", h + 6);
+		e->base = b;
+		if (e->base && e->base[strlen(e->base) - 1] == '/')
+			e->base[strlen(e->base) - 1] = '\0';
+	} else {
+		engine_free(e);
+		return FORJA_EINVAL;
+	}
+	e->ping = curl_easy_init();
+	if (!e->host || !e->base || (!e->sock_path && !strncmp(h, "unix", 4)) || !e->ping) {
+		engine_free(e);
+		return FORJA_ENOMEM;
+	}
+	*out = e;
+	return 0;
+}
+
+void engine_free(struct docker_engine *e)
+{
+	if (!e)
+		return;
+	if (e->ping)
+		curl_easy_cleanup(e->ping);
+	pthread_mutex_destroy(&e->mu);
+	free(e->host);
+	free(e->sock_path);
+	free(e->base);
+	free(e);
+}
+
+/* ---- streamed JSON lines -> log text ---------------------------------------------------- */
+
+static void stream__flush_text(struct stream *s)
+{
+	if (s->tlen && s->log && s->log->write)
+		s->log->write(s->log->ud, s->text, s->tlen);
+	s->tlen = 0;
+}
+
+/* Log text is handed on in whole lines: the engine sends "Step 1/3 : X" and its "\n" apart. */
+static void stream__text(struct stream *s, const char *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '\r')
+			continue;
+		if (s->tlen == sizeof(s->text))
+			stream__flush_text(s);
+		s->text[s->tlen++] = t[i];
+		if (t[i] == '\n')
+			stream__flush_text(s);
+	}
+}
+
+static void stream__textf(struct stream *s, const char *a, const char *b, const char *c)
+{
+	stream__text(s, a, strlen(a));
+	if (b)
+		stream__text(s, b, strlen(b));
+	if (c)
+		stream__text(s, c, strlen(c));
+}
+
+static void stream__set_error(struct stream *s, const char *msg)
+{
+	s->failed = true;
+	if (!s->error[0])
+		snprintf(s->error, sizeof(s->error), "%s",
+			 msg && *msg ? msg : "unknown engine error");
+}
+
+static void stream__aux(struct stream *s, json_t *aux)
+{
+	const char *v;
+
+	if (!json_is_object(aux))
+		return;
+	v = json_string_value(json_object_get(aux, s->kind == STREAM_PUSH ? "Digest" : "ID"));
+	if (v && strlen(v) < sizeof(s->result))
+		snprintf(s->result, sizeof(s->result), "%s", v);
+}
+
+static void stream__json(struct stream *s, json_t *j)
+{
+	json_t *err = json_object_get(j, "error");
+	json_t *detail = json_object_get(j, "errorDetail");
+	const char *str;
+
+	if (err || detail) {
+		const char *msg = json_string_value(json_object_get(detail, "message"));
+
+		if (!msg)
+			msg = json_string_value(err);
+		stream__set_error(s, msg);
+		stream__textf(s, "error: ", s->error, "\n");
+		return;
+	}
+	str = json_string_value(json_object_get(j, "stream"));
+	if (str)
+		stream__text(s, str, strlen(str));
+	str = json_string_value(json_object_get(j, "status"));
+	/* Push progress bars would flood the log: keep the status changes only. */
+	if (str && !json_string_value(json_object_get(j, "progress"))) {
+		const char *id = json_string_value(json_object_get(j, "id"));
+
+		if (id)
+			stream__textf(s, id, ": ", str);
+		else
+			stream__textf(s, str, NULL, NULL);
+		stream__text(s, "\n", 1);
+	}
+	if (json_object_get(j, "aux"))
+		stream__aux(s, json_object_get(j, "aux"));
+	str = json_string_value(json_object_get(j, "message"));
+	if (str && s->kind != STREAM_SHORT)
+		stream__set_error(s, str);
+	else if (str)
+		snprintf(s->error, sizeof(s->error), "%s", str);
+}
+
+static void stream__line(struct stream *s)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	while (s->len && (s->line[s->len - 1] == '\r' || s->line[s->len - 1] == ' '))
+		s->len--;
+	if (!s->len)
+		return;
+	j = json_loadb(s->line, s->len, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (json_is_object(j)) {
+		stream__json(s, j);
+	} else if (!s->raw[0]) {
+		size_t n = s->len < sizeof(s->raw) - 1 ? s->len : sizeof(s->raw) - 1;
+
+		memcpy(s->raw, s->line, n);
+		s->raw[n] = '\0';
+	}
+	json_decref(j);
+}
+
+static size_t stream__on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct stream *s = ud;
+	size_t total = size * nmemb;
+
+	for (size_t i = 0; i < total; i++) {
+		if (data[i] == '\n') {
+			if (!s->skipping)
+				stream__line(s);
+			s->len = 0;
+			s->skipping = false;
+			continue;
+		}
+		if (s->skipping)
+			continue;
+		if (s->len + 1 >= s->cap) {
+			size_t ncap = s->cap ? s->cap * 2 : 4096;
+			char *p;
+
+			if (ncap > LINE_MAX_BYTES) {
+				/* an over-long message cannot be decoded: note it and drop it */
+				s->skipping = true;
+				stream__textf(s, "[engine message over 1 MiB dropped]\n", NULL,
+					      NULL);
+				continue;
+			}
+			p = realloc(s->line, ncap);
+			if (!p)
+				return 0;
+			s->line = p;
+			s->cap = ncap;
+		}
+		s->line[s->len++] = data[i];
+	}
+	return total;
+}
+
+static int stream__on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct stream *s = ud;
+
+	if (!s->ab)
+		return 0;
+	if (s->ab->cancel && atomic_load(s->ab->cancel)) {
+		s->aborted = FORJA_ECANCELLED;
+		return 1;
+	}
+	if (s->ab->deadline_ms > 0 && engine_monotonic_ms() >= s->ab->deadline_ms) {
+		s->aborted = FORJA_ETIMEDOUT;
+		return 1;
+	}
+	return 0;
+}
+
+static void stream__finish(struct stream *s)
+{
+	if (s->len && !s->skipping)
+		stream__line(s);
+	s->len = 0;
+	if (s->tlen)
+		stream__text(s, "\n", 1);
+	free(s->line);
+	s->line = NULL;
+	s->cap = 0;
+}
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+struct api_version {
+	long major, minor;
+};
+
+static int engine__parse_version(const char *v, struct api_version *out)
+{
+	char *end;
+
+	out->major = strtol(v, &end, 10);
+	if (end == v || *end != '.')
+		return FORJA_EINVAL;
+	v = end + 1;
+	out->minor = strtol(v, &end, 10);
+	if (end == v || (*end && !isspace((unsigned char)*end)))
+		return FORJA_EINVAL;
+	return 0;
+}
+
+struct ping_hdr {
+	char api[32];
+};
+
+static size_t engine__on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct ping_hdr *h = ud;
+	size_t n = size * nmemb;
+
+	if (n > 12 && !strncasecmp(data, "Api-Version:", 12)) {
+		const char *v = data + 12;
+		size_t len = n - 12;
+
+		while (len && (*v == ' ' || *v == '\t')) {
+			v++;
+			len--;
+		}
+		while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+			len--;
+		if (len < sizeof(h->api)) {
+			memcpy(h->api, v, len);
+			h->api[len] = '\0';
+		}
+	}
+	return n;
+}
+
+static void engine__common(struct docker_engine *e, CURL *h, const char *url, char *curlerr)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	if (e->sock_path)
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, e->sock_path);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+}
+
+static void engine__unreachable(struct docker_engine *e, CURLcode rc, const char *curlerr,
+				char *err, size_t errlen)
+{
+	snprintf(err, errlen, "docker engine not reachable at %s: %s", e->host,
+		 curlerr[0] ? curlerr : curl_easy_strerror(rc));
+}
+
+static int engine__ping_locked(struct docker_engine *e, char *err, size_t errlen)
+{
+	char url[1024], curlerr[CURL_ERROR_SIZE] = "";
+	struct stream s = {.kind = STREAM_SHORT};
+	struct ping_hdr hdr = {{0}};
+	struct api_version ev, ours = {ENGINE_API_MAJOR, ENGINE_API_MINOR};
+	long status = 0;
+	CURLcode rc;
+
+	snprintf(url, sizeof(url), "%s/_ping", e->base);
+	curl_easy_reset(e->ping);
+	engine__common(e, e->ping, url, curlerr);
+	curl_easy_setopt(e->ping, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(e->ping, CURLOPT_HEADERFUNCTION, engine__on_header);
+	curl_easy_setopt(e->ping, CURLOPT_HEADERDATA, &hdr);
+	curl_easy_setopt(e->ping, CURLOPT_WRITEFUNCTION, stream__on_body);
+	curl_easy_setopt(e->ping, CURLOPT_WRITEDATA, &s);
+	rc = curl_easy_perform(e->ping);
+	stream__finish(&s);
+	if (rc != CURLE_OK) {
+		engine__unreachable(e, rc, curlerr, err, errlen);
+		return FORJA_EUNAVAILABLE;
+	}
+	curl_easy_getinfo(e->ping, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		snprintf(err, errlen, "docker engine at %s answered /_ping with HTTP %ld", e->host,
+			 status);
+		return FORJA_EUPSTREAM;
+	}
+	if (!hdr.api[0] || engine__parse_version(hdr.api, &ev)) {
+		snprintf(err, errlen, "docker engine at %s sent no usable Api-Version header",
+			 e->host);
+		return FORJA_EUPSTREAM;
+	}
+	if (ev.major > ours.major || (ev.major == ours.major && ev.minor > ours.minor))
+		ev = ours;
+	snprintf(e->api, sizeof(e->api), "%ld.%ld", ev.major, ev.minor);
+	log_info("docker engine at %s: api %s (engine offers %s)", e->host, e->api, hdr.api);
+	return 0;
+}
+
+int engine_ping(struct docker_engine *e, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	rc = engine__ping_locked(e, err, errlen);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+const char *engine_api_version(struct docker_engine *e)
+{
+	const char *v;
+
+	pthread_mutex_lock(&e->mu);
+	v = e->api[0] ? e->api : NULL;
+	pthread_mutex_unlock(&e->mu);
+	return v;
+}
+
+/* Copies the negotiated version into API, pinging first when nothing was negotiated yet. */
+static int engine__api(struct docker_engine *e, char *api, size_t len, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&e->mu);
+	if (!e->api[0])
+		rc = engine__ping_locked(e, err, errlen);
+	if (!rc)
+		snprintf(api, len, "%s", e->api);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+/*
+ * One streamed request on its own handle (builds and pushes run in parallel on the workers).
+ * No total timeout and no low-speed limit: a quiet RUN step sends nothing for minutes, and
+ * dropping the connection would abort the build. Only the abort callback ends it early.
+ */
+static int engine__stream(struct docker_engine *e, const char *method, const char *url,
+			  const char *body, size_t body_len, struct curl_slist *hdrs,
+			  struct stream *s, long *status, char *err, size_t errlen)
+{
+	char curlerr[CURL_ERROR_SIZE] = "";
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+
+	if (!h)
+		return FORJA_ENOMEM;
+	engine__common(e, h, url, curlerr);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (!strcmp(method, "POST")) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream__on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, stream__on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, s);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(h);
+	stream__finish(s);
+	if (*status == 400 &&
+	    (strstr(s->error, "client version") || strstr(s->raw, "client version"))) {
+		/* the engine was up- or downgraded: negotiate again on the next request */
+		pthread_mutex_lock(&e->mu);
+		e->api[0] = '\0';
+		pthread_mutex_unlock(&e->mu);
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK && s->aborted) {
+		snprintf(err, errlen, "%s",
+			 s->aborted == FORJA_ECANCELLED ? "cancelled" : "timed out");
+		return s->aborted;
+	}
+	if (rc != CURLE_OK && *status == 0) {
+		engine__unreachable(e, rc, curlerr, err, errlen);
+		return FORJA_EUNAVAILABLE;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "connection to the docker engine broke: %s",
+			 curlerr[0] ? curlerr : curl_easy_strerror(rc));
+		return FORJA_EUPSTREAM;
+	}
+	return 0;
+}
+
+/* Maps a finished stream to the outcome: non-200 carries {"message"}, 200 only means started. */
+static int engine__outcome(struct stream *s, long status, const char *what, char *out, char *err,
+			   size_t errlen)
+{
+	if (status != 200) {
+		const char *msg = s->error[0] ? s->error : s->raw[0] ? s->raw : "no message";
+
+		snprintf(err, errlen, "%s failed (HTTP %ld): %s", what, status, msg);
+		return status == 404 ? FORJA_ENOTFOUND : FORJA_EUPSTREAM;
+	}
+	if (s->failed) {
+		snprintf(err, errlen, "%s failed: %s", what, s->error);
+		if (strstr(s->error, "unauthorized") || strstr(s->error, "no basic auth") ||
+		    strstr(s->error, "authentication required"))
+			return FORJA_EAUTH;
+		return FORJA_EUPSTREAM;
+	}
+	if (!s->result[0]) {
+		snprintf(err, errlen, "%s failed: the engine ended the stream without a result",
+			 what);
+		return FORJA_EUPSTREAM;
+	}
+	snprintf(out, 80, "%s", s->result);
+	return 0;
+}
+
+static char *engine__escape_json(CURL *h, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	char *esc;
+
+	if (!text)
+		return NULL;
+	esc = curl_easy_escape(h, text, 0);
+	free(text);
+	return esc;
+}
+
+static char *engine__build_url(struct docker_engine *e, const char *api,
+			       const struct engine_build_params *p)
+{
+	CURL *h = curl_easy_init();
+	char *remote = NULL, *tag = NULL, *df = NULL, *args = NULL, *labels = NULL, *url = NULL;
+	size_t n;
+
+	if (!h)
+		return NULL;
+	remote = curl_easy_escape(h, p->remote ? p->remote : "", 0);
+	tag = curl_easy_escape(h, p->tag ? p->tag : "", 0);
+	df = curl_easy_escape(h, p->dockerfile && *p->dockerfile ? p->dockerfile : "Dockerfile", 0);
+	args = p->build_args ? engine__escape_json(h, p->build_args) : NULL;
+	labels = p->labels ? engine__escape_json(h, p->labels) : NULL;
+	if (!remote || !tag || !df || (p->build_args && !args) || (p->labels && !labels))
+		goto out;
+	n = strlen(e->base) + strlen(remote) + strlen(tag) + strlen(df) +
+	    (args ? strlen(args) : 0) + (labels ? strlen(labels) : 0) + 128;
+	url = malloc(n);
+	if (!url)
+		goto out;
+	/* legacy builder (no version=2): plain-text progress and git sub-directories work */
+	snprintf(url, n, "%s/v%s/build?dockerfile=%s&rm=1&forcerm=1%s%s%s%s%s%s%s%s", e->base, api,
+		 df, *remote ? "&remote=" : "", remote, *tag ? "&t=" : "", tag,
+		 args ? "&buildargs=" : "", args ? args : "", labels ? "&labels=" : "",
+		 labels ? labels : "");
+out:
+	curl_free(remote);
+	curl_free(tag);
+	curl_free(df);
+	curl_free(args);
+	curl_free(labels);
+	curl_easy_cleanup(h);
+	return url;
+}
+
+/* A ustar archive holding one file, DOCKERFILE: the context of the label step. */
+static char *engine__tar_one(const char *content, size_t len, size_t *out_len)
+{
+	size_t padded = (len + 511) / 512 * 512, total = 512 + padded + 1024;
+	unsigned char *t = calloc(1, total);
+	unsigned sum = 0;
+	char size[24];
+
+	if (!t)
+		return NULL;
+	memcpy(t, "Dockerfile", 10);
+	memcpy(t + 100, "0000644", 7);
+	memcpy(t + 108, "0000000", 7);
+	memcpy(t + 116, "0000000", 7);
+	if (len > 077777777777)
+		goto fail;
+	snprintf(size, sizeof(size), "%011zo", len);
+	memcpy(t + 124, size, 11);
+	memcpy(t + 136, "00000000000", 11);
+	memset(t + 148, ' ', 8);
+	t[156] = '0';
+	memcpy(t + 257, "ustar", 6);
+	memcpy(t + 263, "00", 2);
+	for (int i = 0; i < 512; i++)
+		sum += t[i];
+	snprintf((char *)t + 148, 8, "%06o", sum & 0777777);
+	memcpy(t + 512, content, len);
+	*out_len = total;
+	return (char *)t;
+fail:
+	free(t);
+	return NULL;
+}
+
+struct dstr {
+	char *buf;
+	size_t len, cap;
+};
+
+static int dstr_reserve(struct dstr *d, size_t more)
+{
+	char *p;
+
+	if (d->len + more + 1 <= d->cap)
+		return 0;
+	p = realloc(d->buf, (d->len + more + 1) * 2);
+	if (!p)
+		return FORJA_ENOMEM;
+	d->buf = p;
+	d->cap = (d->len + more + 1) * 2;
+	return 0;
+}
+
+static int dstr_add(struct dstr *d, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (dstr_reserve(d, n))
+		return FORJA_ENOMEM;
+	memcpy(d->buf + d->len, s, n + 1);
+	d->len += n;
+	return 0;
+}
+
+/* S as a double-quoted Dockerfile word: '"', '\\' and '$' escaped (LABEL substitutes
+ * variables inside double quotes), control characters dropped. */
+static int dstr_add_quoted(struct dstr *d, const char *s)
+{
+	if (dstr_reserve(d, 2 * strlen(s) + 2))
+		return FORJA_ENOMEM;
+	d->buf[d->len++] = '"';
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			continue;
+		if (*s == '"' || *s == '\\' || *s == '$')
+			d->buf[d->len++] = '\\';
+		d->buf[d->len++] = *s;
+	}
+	d->buf[d->len++] = '"';
+	d->buf[d->len] = '\0';
+	return 0;
+}
+
+/* "FROM <id>\nLABEL "k"="v" ...\n": every label in one step. Returns malloc'd text. */
+static char *engine__label_dockerfile(const char *from, json_t *labels)
+{
+	struct dstr d = {0};
+	const char *k;
+	json_t *v;
+	int rc;
+
+	rc = dstr_add(&d, "FROM ");
+	rc = rc ? rc : dstr_add(&d, from);
+	rc = rc ? rc : dstr_add(&d, "\nLABEL");
+	json_object_foreach(labels, k, v)
+	{
+		if (rc || !json_is_string(v))
+			continue;
+		rc = dstr_add(&d, " ");
+		rc = rc ? rc : dstr_add_quoted(&d, k);
+		rc = rc ? rc : dstr_add(&d, "=");
+		rc = rc ? rc : dstr_add_quoted(&d, json_string_value(v));
+	}
+	rc = rc ? rc : dstr_add(&d, "\n");
+	if (rc) {
+		free(d.buf);
+		return NULL;
+	}
+	return d.buf;
+}
+
+static int engine__build_once(struct docker_engine *e, const char *api,
+			      const struct engine_build_params *p, const char *body,
+			      size_t body_len, const struct engine_log *log,
+			      const struct engine_abort *ab, char *image_id, char *err,
+			      size_t errlen)
+{
+	struct stream s = {.kind = STREAM_BUILD, .log = log, .ab = ab};
+	struct curl_slist *hdrs = NULL;
+	char *url = engine__build_url(e, api, p);
+	long status = 0;
+	int rc;
+
+	/* a remote context has an empty body: still no form content type */
+	hdrs = curl_slist_append(NULL, "Content-Type: application/x-tar");
+	if (!url || !hdrs) {
+		rc = FORJA_ENOMEM;
+		goto out;
+	}
+	rc = engine__stream(e, "POST", url, body, body_len, hdrs, &s, &status, err, errlen);
+	if (!rc)
+		rc = engine__outcome(&s, status, "build", image_id, err, errlen);
+out:
+	curl_slist_free_all(hdrs);
+	free(url);
+	return rc;
+}
+
+/*
+ * The legacy builder turns each label of labels= into its own step, each with a container and
+ * a commit (about 0.2-0.3 s apiece). So the labels go on in one LABEL step instead: the git
+ * build, untagged, then a one-line build FROM its id that carries the tag.
+ */
+static int engine__build_labelled(struct docker_engine *e, const char *api,
+				  const struct engine_build_params *p, const struct engine_log *log,
+				  const struct engine_abort *ab, char *image_id, char *err,
+				  size_t errlen)
+{
+	struct engine_build_params first = *p, second = {.tag = p->tag};
+	char base[80], *df = NULL, *tar = NULL;
+	size_t tar_len = 0;
+	int rc;
+
+	first.tag = NULL;
+	first.labels = NULL;
+	rc = engine__build_once(e, api, &first, NULL, 0, log, ab, base, err, errlen);
+	if (rc)
+		return rc;
+	df = engine__label_dockerfile(base, p->labels);
+	tar = df ? engine__tar_one(df, strlen(df), &tar_len) : NULL;
+	if (!tar) {
+		rc = FORJA_ENOMEM;
+		snprintf(err, errlen, "out of memory");
+	} else {
+		rc = engine__build_once(e, api, &second, tar, tar_len, log, ab, image_id, err,
+					errlen);
+	}
+	if (rc)
+		engine_image_remove(e, base); /* best effort: nothing else refers to it */
+	free(df);
+	free(tar);
+	return rc;
+}
+
+int engine_build(struct docker_engine *e, const struct engine_build_params *p,
+		 const struct engine_log *log, const struct engine_abort *ab, char *image_id,
+		 char *err, size_t errlen)
+{
+	char api[48];
+	int rc;
+
+	image_id[0] = '\0';
+	rc = engine__api(e, api, sizeof(api), err, errlen);
+	if (rc)
+		return rc;
+	if (p->labels && json_object_size(p->labels) && p->remote)
+		return engine__build_labelled(e, api, p, log, ab, image_id, err, errlen);
+	return engine__build_once(e, api, p, NULL, 0, log, ab, image_id, err, errlen);
+}
+
+int engine_push(struct docker_engine *e, const char *repo, const char *tag, const char *auth_b64,
+		const struct engine_log *log, const struct engine_abort *ab, char *digest,
+		char *err, size_t errlen)
+{
+	struct stream s = {.kind = STREAM_PUSH, .log = log, .ab = ab};
+	struct curl_slist *hdrs = NULL;
+	char api[48], *url = NULL, *hdr = NULL, *etag = NULL;
+	CURL *h = NULL;
+	long status = 0;
+	size_t n;
+	int rc;
+
+	digest[0] = '\0';
+	rc = engine__api(e, api, sizeof(api), err, errlen);
+	if (rc)
+		return rc;
+	rc = FORJA_ENOMEM;
+	h = curl_easy_init();
+	etag = h ? curl_easy_escape(h, tag, 0) : NULL;
+	n = strlen(e->base) + strlen(repo) + (etag ? strlen(etag) : 0) + 64;
+	url = malloc(n);
+	hdr = malloc(strlen(auth_b64) + 32);
+	if (!etag || !url || !hdr)
+		goto out;
+	/* the repository goes into the path as it is: "127.0.0.1:5000/svc" */
+	snprintf(url, n, "%s/v%s/images/%s/push?tag=%s", e->base, api, repo, etag);
+	snprintf(hdr, strlen(auth_b64) + 32, "X-Registry-Auth: %s", auth_b64);
+	hdrs = curl_slist_append(NULL, hdr);
+	if (!hdrs)
+		goto out;
+	rc = engine__stream(e, "POST", url, NULL, 0, hdrs, &s, &status, err, errlen);
+	if (!rc)
+		rc = engine__outcome(&s, status, "push", digest, err, errlen);
+out:
+	curl_slist_free_all(hdrs);
+	curl_free(etag);
+	curl_easy_cleanup(h);
+	free(url);
+	free(hdr);
+	return rc;
+}
+
+int engine_image_remove(struct docker_engine *e, const char *ref)
+{
+	char api[48], err[256], curlerr[CURL_ERROR_SIZE] = "", *url;
+	struct stream s = {.kind = STREAM_SHORT};
+	long status = 0;
+	size_t n;
+	CURLcode crc;
+	int rc;
+
+	rc = engine__api(e, api, sizeof(api), err, sizeof(err));
+	if (rc)
+		return rc;
+	n = strlen(e->base) + strlen(ref) + 32;
+	url = malloc(n);
+	if (!url)
+		return FORJA_ENOMEM;
+	snprintf(url, n, "%s/v%s/images/%s", e->base, api, ref);
+	pthread_mutex_lock(&e->mu);
+	curl_easy_reset(e->ping);
+	engine__common(e, e->ping, url, curlerr);
+	curl_easy_setopt(e->ping, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(e->ping, CURLOPT_CUSTOMREQUEST, "DELETE");
+	curl_easy_setopt(e->ping, CURLOPT_WRITEFUNCTION, stream__on_body);
+	curl_easy_setopt(e->ping, CURLOPT_WRITEDATA, &s);
+	crc = curl_easy_perform(e->ping);
+	curl_easy_getinfo(e->ping, CURLINFO_RESPONSE_CODE, &status);
+	pthread_mutex_unlock(&e->mu);
+	stream__finish(&s);
+	free(url);
+	if (crc != CURLE_OK)
+		return FORJA_EUNAVAILABLE;
+	if (status == 404)
+		return FORJA_ENOTFOUND;
+	if (status == 409)
+		return FORJA_ECONFLICT;
+	return status == 200 ? 0 : FORJA_EUPSTREAM;
+}
+
+char *engine_registry_auth(const char *username, const char *password, const char *server)
+{
+	gnutls_datum_t in, b64 = {NULL, 0};
+	json_t *obj;
+	char *text, *out = NULL;
+	size_t j = 0;
+
+	if (!username || !*username)
+		return strdup("e30=");
+	obj = json_pack("{s:s, s:s}", "username", username, "password", password ? password : "");
+	if (obj && server && *server)
+		json_object_set_new(obj, "serveraddress", json_string(server));
+	text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (!text)
+		return NULL;
+	in.data = (unsigned char *)text;
+	in.size = (unsigned)strlen(text);
+	if (gnutls_base64_encode2(&in, &b64) < 0)
+		goto out;
+	out = malloc(b64.size + 1);
+	if (!out)
+		goto out;
+	/* the engine decodes padded base64url only: map the alphabet, keep '=', drop newlines */
+	for (unsigned i = 0; i < b64.size; i++) {
+		char c = (char)b64.data[i];
+
+		if (c == '\n' || c == '\r')
+			continue;
+		out[j++] = c == '+' ? '-' : c == '/' ? '_' : c;
+	}
+	out[j] = '\0';
+out:
+	gnutls_free(b64.data);
+	/* the JSON holds the password: wipe it before it goes back to the allocator */
+	memset(text, 0, strlen(text));
+	free(text);
+	return out;
+}

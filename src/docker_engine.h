@@ -27,17 +27,19 @@ struct engine_abort {
 };
 
 struct engine_build_params {
-	const char *remote;      /* full git URL with #ref:dir, not yet escaped */
-	const char *tag;         /* registry/service:version */
-	const char *dockerfile;  /* NULL = Dockerfile */
-	json_t *build_args;      /* object or NULL (borrowed) */
-	json_t *labels;          /* object or NULL (borrowed) */
+	const char *remote;	/* full git URL with #ref:dir, not yet escaped */
+	const char *tag;	/* registry/service:version */
+	const char *dockerfile; /* NULL = Dockerfile */
+	json_t *build_args;	/* object or NULL (borrowed) */
+	json_t *labels;		/* object or NULL (borrowed) */
 };
 
 /* CLOCK_MONOTONIC in milliseconds: the clock engine_abort.deadline_ms is measured on. */
 int64_t engine_monotonic_ms(void);
 
-/* HOST: "unix:///var/run/docker.sock" or "tcp://host:port". *OUT owned by caller (engine_free). */
+/* HOST: "unix:///var/run/docker.sock" or "tcp://host:port" (NULL = the former); FORJA_EINVAL
+ * for anything else. *OUT owned by caller (engine_free). Thread-safe: one engine serves all
+ * workers; pings and short calls reuse one connection, builds and pushes get their own. */
 int engine_new(const char *host, struct docker_engine **out);
 void engine_free(struct docker_engine *e);
 
@@ -52,6 +54,8 @@ const char *engine_api_version(struct docker_engine *e);
 /*
  * Builds with the legacy builder. Success needs HTTP 200, an aux ID line and no error line.
  * IMAGE_ID (>= 80 bytes) gets "sha256:...". ERR gets the engine's message on failure.
+ * The API version is negotiated on first use. LABELS go on in one LABEL step (a second,
+ * one-line build FROM the first that carries the tag) instead of one step per label.
  */
 int engine_build(struct docker_engine *e, const struct engine_build_params *p,
 		 const struct engine_log *log, const struct engine_abort *ab, char *image_id,

@@ -1,11 +1,495 @@
+/* Registry v2 HTTP API client: catalog pages, tag lists and manifest digests over libcurl.
+ * One handle is reused under a lock, so repeated short calls keep their connection. */
 #include "registry.h"
-#include "errors.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
-/* stub: replaced by the registry client */
-int registry_new(const struct registry_opts *o, struct registry **r) { *r = NULL; return 0; }
-void registry_free(struct registry *r) { (void)r; }
-int registry_ping(struct registry *r, char *err, size_t n) { snprintf(err, n, "not implemented"); return FORJA_EUNSUPPORTED; }
-int registry_catalog(struct registry *r, int p, char ***names, size_t *n, char *err, size_t l) { return FORJA_EUNSUPPORTED; }
-int registry_tags(struct registry *r, const char *nm, char ***t, size_t *n, char *err, size_t l) { return FORJA_EUNSUPPORTED; }
-int registry_manifest_digest(struct registry *r, const char *nm, const char *t, char *d, char *err, size_t l) { return FORJA_EUNSUPPORTED; }
-void registry_strings_free(char **a, size_t n) { (void)a; }
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errors.h"
+#include "log.h"
+
+#define BODY_MAX      (8 * 1024 * 1024) /* one catalog page or tag list */
+#define CATALOG_PAGES 10000		/* guards against a registry that links in a loop */
+#define CATALOG_NAMES 1000000
+
+/* OCI first, then docker v2 and lists: without Accept, registry 2.8 converts to schema1 and
+ * reports a digest the engine never pushed. */
+static const char *const MANIFEST_ACCEPT =
+    "Accept: application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.oci.image.index.v1+json";
+
+struct registry {
+	char *url; /* base, no trailing slash */
+	char *username;
+	char *password;
+	char *ca_file;
+	long timeout_s;
+	pthread_mutex_t mu;
+	CURL *h; /* guarded by mu */
+};
+
+struct resp {
+	char *body;
+	size_t len;
+	bool overflow;
+	char next[2048];  /* Link rel="next" target */
+	char digest[128]; /* Docker-Content-Digest */
+	long status;
+};
+
+static char *registry__dup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int registry_new(const struct registry_opts *opts, struct registry **out)
+{
+	struct registry *r;
+	size_t n;
+
+	*out = NULL;
+	if (!opts || !opts->url ||
+	    (strncmp(opts->url, "http://", 7) && strncmp(opts->url, "https://", 8)))
+		return FORJA_EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return FORJA_ENOMEM;
+	pthread_mutex_init(&r->mu, NULL);
+	r->url = strdup(opts->url);
+	r->username = registry__dup(opts->username);
+	r->password = registry__dup(opts->password);
+	r->ca_file = registry__dup(opts->ca_file);
+	r->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 30;
+	r->h = curl_easy_init();
+	if (!r->url || !r->h || (opts->username && !r->username) ||
+	    (opts->password && !r->password) || (opts->ca_file && !r->ca_file)) {
+		registry_free(r);
+		return FORJA_ENOMEM;
+	}
+	n = strlen(r->url);
+	while (n && r->url[n - 1] == '/')
+		r->url[--n] = '\0';
+	*out = r;
+	return 0;
+}
+
+void registry_free(struct registry *r)
+{
+	if (!r)
+		return;
+	if (r->h)
+		curl_easy_cleanup(r->h);
+	pthread_mutex_destroy(&r->mu);
+	free(r->url);
+	free(r->username);
+	if (r->password) {
+		memset(r->password, 0, strlen(r->password));
+		free(r->password);
+	}
+	free(r->ca_file);
+	free(r);
+}
+
+void registry_strings_free(char **arr, size_t n)
+{
+	if (!arr)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(arr[i]);
+	free(arr);
+}
+
+static size_t registry__on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct resp *r = ud;
+	size_t n = size * nmemb;
+	char *p;
+
+	if (r->overflow || r->len + n > BODY_MAX) {
+		r->overflow = true;
+		return n;
+	}
+	p = realloc(r->body, r->len + n + 1);
+	if (!p)
+		return 0;
+	r->body = p;
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+/* Header value of NAME in the raw header line DATA (N bytes), trimmed into OUT. */
+static bool registry__header(const char *data, size_t n, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+
+	if (n <= nl || strncasecmp(data, name, nl) || data[nl] != ':')
+		return false;
+	data += nl + 1;
+	n -= nl + 1;
+	while (n && (*data == ' ' || *data == '\t')) {
+		data++;
+		n--;
+	}
+	while (n && (data[n - 1] == '\r' || data[n - 1] == '\n' || data[n - 1] == ' '))
+		n--;
+	if (n >= outlen)
+		return false;
+	memcpy(out, data, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Link: </v2/_catalog?last=b&n=2>; rel="next" -> "/v2/_catalog?last=b&n=2" */
+static void registry__link_next(const char *value, char *out, size_t outlen)
+{
+	const char *lt = strchr(value, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+
+	if (!lt || !gt || !strstr(gt, "rel=\"next\"") || (size_t)(gt - lt - 1) >= outlen)
+		return;
+	memcpy(out, lt + 1, (size_t)(gt - lt - 1));
+	out[gt - lt - 1] = '\0';
+}
+
+static size_t registry__on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct resp *r = ud;
+	size_t n = size * nmemb;
+	char value[2048];
+
+	/* a redirect or 100-continue starts a new header block */
+	if (n > 5 && !strncmp(data, "HTTP/", 5)) {
+		r->next[0] = '\0';
+		r->digest[0] = '\0';
+	}
+	if (registry__header(data, n, "Link", value, sizeof(value)))
+		registry__link_next(value, r->next, sizeof(r->next));
+	registry__header(data, n, "Docker-Content-Digest", r->digest, sizeof(r->digest));
+	return n;
+}
+
+/* The first errors[].message of a registry error body, or the status. */
+static void registry__describe(const struct resp *resp, const char *what, char *err, size_t errlen)
+{
+	json_t *j = resp->body ? json_loads(resp->body, 0, NULL) : NULL;
+	const char *msg = json_string_value(
+	    json_object_get(json_array_get(json_object_get(j, "errors"), 0), "message"));
+
+	snprintf(err, errlen, "registry %s: HTTP %ld%s%s", what, resp->status, msg ? ": " : "",
+		 msg ? msg : "");
+	json_decref(j);
+}
+
+/* One request on the shared handle. PATH starts with "/v2/". */
+static int registry__request(struct registry *r, const char *method, const char *path,
+			     const char *accept, struct resp *resp, char *err, size_t errlen)
+{
+	char curlerr[CURL_ERROR_SIZE] = "", *url;
+	struct curl_slist *hdrs = NULL;
+	size_t n = strlen(r->url) + strlen(path) + 1;
+	CURLcode rc;
+
+	url = malloc(n);
+	if (!url)
+		return FORJA_ENOMEM;
+	snprintf(url, n, "%s%s", r->url, path);
+	if (accept && !(hdrs = curl_slist_append(NULL, accept))) {
+		free(url);
+		return FORJA_ENOMEM;
+	}
+	pthread_mutex_lock(&r->mu);
+	curl_easy_reset(r->h);
+	curl_easy_setopt(r->h, CURLOPT_URL, url);
+	curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->h, CURLOPT_ERRORBUFFER, curlerr);
+	curl_easy_setopt(r->h, CURLOPT_TIMEOUT, r->timeout_s);
+	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT, r->timeout_s < 10 ? r->timeout_s : 10L);
+	curl_easy_setopt(r->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (!strcmp(method, "HEAD"))
+		curl_easy_setopt(r->h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, registry__on_body);
+	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(r->h, CURLOPT_HEADERFUNCTION, registry__on_header);
+	curl_easy_setopt(r->h, CURLOPT_HEADERDATA, resp);
+	if (r->ca_file)
+		curl_easy_setopt(r->h, CURLOPT_CAINFO, r->ca_file);
+	if (r->username) {
+		curl_easy_setopt(r->h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(r->h, CURLOPT_USERNAME, r->username);
+		curl_easy_setopt(r->h, CURLOPT_PASSWORD, r->password ? r->password : "");
+	}
+	rc = curl_easy_perform(r->h);
+	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &resp->status);
+	/* the handle keeps the connection; drop the credentials it was given */
+	curl_easy_setopt(r->h, CURLOPT_PASSWORD, "");
+	pthread_mutex_unlock(&r->mu);
+	curl_slist_free_all(hdrs);
+	free(url);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "registry not reachable at %s: %s", r->url,
+			 curlerr[0] ? curlerr : curl_easy_strerror(rc));
+		return rc == CURLE_OPERATION_TIMEDOUT ? FORJA_ETIMEDOUT : FORJA_EUNAVAILABLE;
+	}
+	if (resp->overflow) {
+		snprintf(err, errlen, "registry answer over %d bytes", BODY_MAX);
+		return FORJA_ETOOBIG;
+	}
+	if (resp->status == 401 || resp->status == 403) {
+		registry__describe(resp, "refused the credentials", err, errlen);
+		return FORJA_EAUTH;
+	}
+	return 0;
+}
+
+static void registry__resp_free(struct resp *resp)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+int registry_ping(struct registry *r, char *err, size_t errlen)
+{
+	struct resp resp = {0};
+	int rc = registry__request(r, "GET", "/v2/", NULL, &resp, err, errlen);
+
+	if (!rc && resp.status != 200) {
+		registry__describe(&resp, "answered /v2/", err, errlen);
+		rc = FORJA_EUPSTREAM;
+	}
+	registry__resp_free(&resp);
+	return rc;
+}
+
+/* Repository names and tags only use [a-z0-9._/-] and [A-Za-z0-9_.-]: nothing to escape, and
+ * anything else is refused rather than sent into a URL path. */
+static bool registry__name_ok(const char *s, bool tag)
+{
+	if (!s || !*s || strlen(s) > 256 || strstr(s, ".."))
+		return false;
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+			  c == '_' || c == '-';
+
+		if (tag)
+			ok = ok || (c >= 'A' && c <= 'Z') || c == ':';
+		else
+			ok = ok || c == '/';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+struct strlist {
+	char **v;
+	size_t n, cap;
+};
+
+static int strlist_add(struct strlist *l, const char *s)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		char **p = realloc(l->v, ncap * sizeof(*p));
+
+		if (!p)
+			return FORJA_ENOMEM;
+		l->v = p;
+		l->cap = ncap;
+	}
+	l->v[l->n] = strdup(s);
+	if (!l->v[l->n])
+		return FORJA_ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/* Appends the strings of ARR (a JSON array; null counts as empty) to L. */
+static int strlist_add_json(struct strlist *l, json_t *arr)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		int rc;
+
+		if (!json_is_string(v))
+			continue;
+		if (l->n >= CATALOG_NAMES)
+			return FORJA_ETOOBIG;
+		rc = strlist_add(l, json_string_value(v));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int registry__page(struct registry *r, const char *path, struct strlist *l, char *next,
+			  size_t nextlen, char *err, size_t errlen)
+{
+	struct resp resp = {0};
+	json_t *j = NULL;
+	int rc = registry__request(r, "GET", path, NULL, &resp, err, errlen);
+
+	if (rc)
+		goto out;
+	if (resp.status != 200) {
+		registry__describe(&resp, "catalog", err, errlen);
+		rc = FORJA_EUPSTREAM;
+		goto out;
+	}
+	j = resp.body ? json_loads(resp.body, 0, NULL) : NULL;
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "registry catalog: answer is not a JSON object");
+		rc = FORJA_EUPSTREAM;
+		goto out;
+	}
+	rc = strlist_add_json(l, json_object_get(j, "repositories"));
+	/* Link targets are relative to the registry; anything else is not followed */
+	if (!rc && resp.next[0] == '/' && !strncmp(resp.next, "/v2/_catalog", 12))
+		snprintf(next, nextlen, "%s", resp.next);
+	else
+		next[0] = '\0';
+out:
+	json_decref(j);
+	registry__resp_free(&resp);
+	return rc;
+}
+
+int registry_catalog(struct registry *r, int page_size, char ***names, size_t *n, char *err,
+		     size_t errlen)
+{
+	struct strlist l = {0};
+	char path[2048];
+	int rc = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (page_size > 0)
+		snprintf(path, sizeof(path), "/v2/_catalog?n=%d", page_size);
+	else
+		snprintf(path, sizeof(path), "/v2/_catalog");
+	for (int page = 0; path[0]; page++) {
+		char next[2048];
+
+		if (page >= CATALOG_PAGES) {
+			snprintf(err, errlen, "registry catalog: more than %d pages",
+				 CATALOG_PAGES);
+			rc = FORJA_ETOOBIG;
+			break;
+		}
+		rc = registry__page(r, path, &l, next, sizeof(next), err, errlen);
+		if (rc)
+			break;
+		snprintf(path, sizeof(path), "%s", next);
+	}
+	if (rc) {
+		registry_strings_free(l.v, l.n);
+		return rc;
+	}
+	*names = l.v;
+	*n = l.n;
+	return 0;
+}
+
+static int registry__cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int registry_tags(struct registry *r, const char *name, char ***tags, size_t *n, char *err,
+		  size_t errlen)
+{
+	struct strlist l = {0};
+	struct resp resp = {0};
+	char path[512];
+	json_t *j = NULL;
+	int rc;
+
+	*tags = NULL;
+	*n = 0;
+	if (!registry__name_ok(name, false)) {
+		snprintf(err, errlen, "invalid repository name");
+		return FORJA_EINVAL;
+	}
+	snprintf(path, sizeof(path), "/v2/%s/tags/list", name);
+	rc = registry__request(r, "GET", path, NULL, &resp, err, errlen);
+	if (rc)
+		goto out;
+	if (resp.status == 404) {
+		snprintf(err, errlen, "repository '%s' not found in the registry", name);
+		rc = FORJA_ENOTFOUND;
+		goto out;
+	}
+	if (resp.status != 200) {
+		registry__describe(&resp, "tags", err, errlen);
+		rc = FORJA_EUPSTREAM;
+		goto out;
+	}
+	j = resp.body ? json_loads(resp.body, 0, NULL) : NULL;
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "registry tags: answer is not a JSON object");
+		rc = FORJA_EUPSTREAM;
+		goto out;
+	}
+	/* "tags": null once every tag was deleted */
+	rc = strlist_add_json(&l, json_object_get(j, "tags"));
+	if (rc)
+		goto out;
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), registry__cmp);
+	*tags = l.v;
+	*n = l.n;
+	l.v = NULL;
+	l.n = 0;
+out:
+	registry_strings_free(l.v, l.n);
+	json_decref(j);
+	registry__resp_free(&resp);
+	return rc;
+}
+
+int registry_manifest_digest(struct registry *r, const char *name, const char *tag, char *digest,
+			     char *err, size_t errlen)
+{
+	struct resp resp = {0};
+	char path[1024];
+	int rc;
+
+	digest[0] = '\0';
+	if (!registry__name_ok(name, false) || !registry__name_ok(tag, true)) {
+		snprintf(err, errlen, "invalid repository name or tag");
+		return FORJA_EINVAL;
+	}
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", name, tag);
+	rc = registry__request(r, "HEAD", path, MANIFEST_ACCEPT, &resp, err, errlen);
+	if (rc)
+		goto out;
+	if (resp.status == 404) {
+		snprintf(err, errlen, "%s:%s not found in the registry", name, tag);
+		rc = FORJA_ENOTFOUND;
+	} else if (resp.status != 200) {
+		registry__describe(&resp, "manifest", err, errlen);
+		rc = FORJA_EUPSTREAM;
+	} else if (strncmp(resp.digest, "sha256:", 7) || strlen(resp.digest) >= 80) {
+		snprintf(err, errlen, "registry sent no usable Docker-Content-Digest for %s:%s",
+			 name, tag);
+		rc = FORJA_EUPSTREAM;
+	} else {
+		snprintf(digest, 80, "%s", resp.digest);
+	}
+out:
+	registry__resp_free(&resp);
+	return rc;
+}

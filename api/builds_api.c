@@ -1,8 +1,569 @@
+/* /builds: list (filters, cursor pages), create (validate everything, persist, queue), get,
+ * log (whole or followed as a stream until the build ends) and cancel. */
 #include "builds_api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <orcania.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../src/errors.h"
+#include "../src/log.h"
 #include "problem.h"
-/* stub: answers 501 until implemented */
-int api_builds_list(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_builds_list"); }
-int api_builds_create(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_builds_create"); }
-int api_builds_get(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_builds_get"); }
-int api_builds_log(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_builds_log"); }
-int api_builds_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_builds_cancel"); }
+
+#define LIST_DEFAULT_LIMIT 20
+#define LIST_MAX_LIMIT	   100
+#define LOG_SLICE_MS	   1000 /* a follower re-checks stop and status at least this often */
+#define LOG_STREAM_BLOCK   16384
+
+/* Strict base-10 int64 > 0 parse; 0 on success. */
+static int parse_id(const char *s, int64_t *out)
+{
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+		return FORJA_EINVAL;
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 1)
+		return FORJA_EINVAL;
+	*out = (int64_t)v;
+	return 0;
+}
+
+static int add_error(json_t *errors, const char *field, const char *message)
+{
+	return json_array_append_new(errors,
+				     json_pack("{s:s, s:s}", "field", field, "message", message));
+}
+
+/* A JSON body with durations printed as people write them (0.004, not 0.0040000000000000001). */
+static int send_json(struct _u_response *resp, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	if (text == NULL)
+		return problem_send(resp, 500, "out of memory");
+	ulfius_set_string_body_response(resp, (unsigned)status, text);
+	u_map_put(resp->map_header, "Content-Type", "application/json");
+	free(text);
+	return U_CALLBACK_COMPLETE;
+}
+
+static int send_build(struct _u_response *resp, int status, const struct build *b, struct app *app)
+{
+	json_t *j = build_to_json(b, app->cfg->public_url);
+	if (j == NULL)
+		return problem_send(resp, 500, "out of memory");
+	int rc = send_json(resp, status, j);
+	json_decref(j);
+	return rc;
+}
+
+/* Reads the {id} path parameter or answers 400; returns 0 when *ID is set. */
+static int path_id(const struct _u_request *req, struct _u_response *resp, int64_t *id)
+{
+	const char *s = u_map_get(req->map_url, "id");
+	if (parse_id(s, id) == 0)
+		return 0;
+	json_t *errors = json_array();
+	add_error(errors, "id", "must be a positive integer build id");
+	problem_send_errors(resp, 400, errors, "path parameter id: \"%.64s\" is not a build id",
+			    s != NULL ? s : "");
+	json_decref(errors);
+	return -1;
+}
+
+/* ---- GET /builds ---- */
+
+struct list_query {
+	struct build_filter f;
+	const char *status_text;
+};
+
+/* An optional non-empty text filter; an empty value is a mistake, not "any". */
+static const char *text_param(const struct _u_request *req, const char *name, size_t max,
+			      json_t *errors)
+{
+	const char *v = u_map_get(req->map_url, name);
+	if (v == NULL)
+		return NULL;
+	if (*v == '\0')
+		add_error(errors, name, "must not be empty");
+	else if (strlen(v) > max)
+		add_error(errors, name, "is too long");
+	return v;
+}
+
+static void parse_list_query(const struct _u_request *req, struct list_query *lq, json_t *errors)
+{
+	memset(lq, 0, sizeof(*lq));
+	lq->f.limit = LIST_DEFAULT_LIMIT;
+	lq->f.service = text_param(req, "service", 255, errors);
+	lq->f.repository = text_param(req, "repository", 1024, errors);
+	lq->f.branch = text_param(req, "branch", 255, errors);
+	lq->status_text = u_map_get(req->map_url, "status");
+	if (lq->status_text != NULL) {
+		if (build_status_parse(lq->status_text, &lq->f.status) == 0)
+			lq->f.has_status = 1;
+		else
+			add_error(errors, "status",
+				  "must be one of queued, running, succeeded, failed, cancelled");
+	}
+	const char *limit = u_map_get(req->map_url, "limit");
+	int64_t n = 0;
+	if (limit != NULL) {
+		if (parse_id(limit, &n) != 0 || n > LIST_MAX_LIMIT)
+			add_error(errors, "limit", "must be an integer from 1 to 100");
+		else
+			lq->f.limit = (int)n;
+	}
+	const char *before = u_map_get(req->map_url, "before");
+	if (before != NULL) {
+		if (parse_id(before, &n) != 0)
+			add_error(errors, "before",
+				  "must be a positive build id (use the next link)");
+		else
+			lq->f.before = n;
+	}
+}
+
+/* Appends "&NAME=<encoded VALUE>" to BUF at *OFF when VALUE is set; -1 when it does not fit. */
+static int link_param(char *buf, size_t len, size_t *off, const char *name, const char *value)
+{
+	if (value == NULL)
+		return 0;
+	char *enc = ulfius_url_encode(value);
+	if (enc == NULL)
+		return -1;
+	int n = snprintf(buf + *off, len - *off, "&%s=%s", name, enc);
+	o_free(enc);
+	if (n < 0 || (size_t)n >= len - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+/* The link to the page after LAST_ID with the same filters, or NULL when it is the last. */
+static json_t *next_link(struct app *app, const struct list_query *lq, int64_t last_id)
+{
+	struct build_filter probe = lq->f;
+	probe.before = last_id;
+	probe.limit = 1;
+	struct build **more = NULL;
+	size_t n = 0;
+	if (store_build_list(app->store, &probe, &more, &n) != 0 || n == 0) {
+		build_array_free(more, n);
+		return json_null();
+	}
+	build_array_free(more, n);
+	char buf[4096];
+	size_t off = (size_t)snprintf(buf, sizeof(buf), "/builds?limit=%d&before=%" PRId64,
+				      lq->f.limit, last_id);
+	if (link_param(buf, sizeof(buf), &off, "service", lq->f.service) != 0 ||
+	    link_param(buf, sizeof(buf), &off, "status", lq->status_text) != 0 ||
+	    link_param(buf, sizeof(buf), &off, "repository", lq->f.repository) != 0 ||
+	    link_param(buf, sizeof(buf), &off, "branch", lq->f.branch) != 0)
+		return json_null();
+	return json_string(buf);
+}
+
+int api_builds_list(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	json_t *errors = json_array();
+	json_t *body = NULL;
+	struct build **arr = NULL;
+	size_t n = 0;
+	struct list_query lq;
+	int rc;
+	if (errors == NULL)
+		return problem_send(resp, 500, "out of memory");
+	parse_list_query(req, &lq, errors);
+	if (json_array_size(errors) > 0) {
+		const char *field =
+		    json_string_value(json_object_get(json_array_get(errors, 0), "field"));
+		rc = problem_send_errors(resp, 400, errors, "query parameter %s is invalid%s",
+					 field, json_array_size(errors) > 1 ? " (and more)" : "");
+		goto out;
+	}
+	int err = store_build_list(app->store, &lq.f, &arr, &n);
+	if (err != 0) {
+		rc = problem_send(resp, 500, "cannot read the build history: %s",
+				  forja_strerror(err));
+		goto out;
+	}
+	json_t *list = json_array();
+	body = json_pack("{s:o}", "builds", list);
+	if (body == NULL) {
+		rc = problem_send(resp, 500, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, build_to_json(arr[i], app->cfg->public_url));
+	json_object_set_new(body, "next",
+			    n == (size_t)lq.f.limit ? next_link(app, &lq, arr[n - 1]->id)
+						    : json_null());
+	rc = send_json(resp, 200, body);
+out:
+	build_array_free(arr, n);
+	json_decref(body);
+	json_decref(errors);
+	return rc;
+}
+
+/* ---- GET /builds/{id} ---- */
+
+int api_builds_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	int64_t id;
+	if (path_id(req, resp, &id) != 0)
+		return U_CALLBACK_COMPLETE;
+	struct build *b = NULL;
+	int err = store_build_get(app->store, id, &b);
+	if (err == FORJA_ENOTFOUND)
+		return problem_send(resp, 404, "no build with id %" PRId64, id);
+	if (err != 0)
+		return problem_send(resp, 500, "cannot read build %" PRId64 ": %s", id,
+				    forja_strerror(err));
+	int rc = send_build(resp, 200, b, app);
+	build_free(b);
+	return rc;
+}
+
+/* ---- GET /builds/{id}/log ---- */
+
+struct log_stream {
+	struct app *app;
+	int64_t id;
+	uint64_t offset;
+	int follow; /* 0: end at the current end of the log */
+};
+
+/* Final status of the build, or 0 while it can still write (or is unknown). */
+static int build_is_final(struct app *app, int64_t id)
+{
+	struct build *b = NULL;
+	int rc = store_build_get(app->store, id, &b);
+	if (rc == FORJA_ENOTFOUND)
+		return 1;
+	int final = rc == 0 && build_status_is_final(b->status);
+	build_free(b);
+	return final;
+}
+
+static ssize_t log_stream_cb(void *ud, uint64_t pos, char *buf, size_t max)
+{
+	struct log_stream *ls = ud;
+	(void)pos;
+	for (;;) {
+		if (atomic_load(&ls->app->stopping))
+			return U_STREAM_END;
+		int ended = 0, final = 0;
+		long n = build_logs_read(ls->app->logs, ls->id, ls->offset, buf, max, &ended);
+		if (n == 0 && !ended && ls->follow && build_is_final(ls->app, ls->id)) {
+			/* The log is complete before the build turns final: one more read after
+			 * seeing final has every byte. */
+			final = 1;
+			n = build_logs_read(ls->app->logs, ls->id, ls->offset, buf, max, &ended);
+		}
+		if (n < 0)
+			return U_STREAM_ERROR;
+		if (n > 0) {
+			ls->offset += (uint64_t)n;
+			return (ssize_t)n;
+		}
+		if (ended || final || !ls->follow)
+			return U_STREAM_END;
+		build_logs_wait(ls->app->logs, ls->id, ls->offset, LOG_SLICE_MS);
+	}
+}
+
+int api_builds_log(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	int64_t id;
+	if (path_id(req, resp, &id) != 0)
+		return U_CALLBACK_COMPLETE;
+	const char *follow = u_map_get(req->map_url, "follow");
+	int following = follow != NULL && strcmp(follow, "true") == 0;
+	if (follow != NULL && !following && strcmp(follow, "false") != 0) {
+		json_t *errors = json_array();
+		add_error(errors, "follow", "must be true or false");
+		problem_send_errors(resp, 400, errors, "query parameter follow is invalid");
+		json_decref(errors);
+		return U_CALLBACK_COMPLETE;
+	}
+	struct build *b = NULL;
+	int err = store_build_get(app->store, id, &b);
+	if (err == FORJA_ENOTFOUND)
+		return problem_send(resp, 404, "no build with id %" PRId64, id);
+	if (err != 0)
+		return problem_send(resp, 500, "cannot read build %" PRId64 ": %s", id,
+				    forja_strerror(err));
+	build_free(b);
+	struct log_stream *ls = calloc(1, sizeof(*ls));
+	if (ls == NULL)
+		return problem_send(resp, 500, "out of memory");
+	ls->app = app;
+	ls->id = id;
+	ls->follow = following;
+	/* ownership of LS moves to ulfius, released by free() when the stream ends */
+	if (ulfius_set_stream_response(resp, 200, log_stream_cb, free, U_STREAM_SIZE_UNKNOWN,
+				       LOG_STREAM_BLOCK, ls) != U_OK) {
+		free(ls);
+		return problem_send(resp, 500, "cannot start the log stream");
+	}
+	u_map_put(resp->map_header, "Content-Type", "text/plain; charset=utf-8");
+	u_map_put(resp->map_header, "Cache-Control", "no-cache");
+	u_map_put(resp->map_header, "X-Content-Type-Options", "nosniff");
+	return U_CALLBACK_COMPLETE;
+}
+
+/* ---- POST /builds ---- */
+
+/* A string member of REQ: NULL when absent; a problem for ERRORS when of another type. */
+static const char *req_string(json_t *req, const char *key, int required, json_t *errors, int *bad)
+{
+	json_t *v = json_object_get(req, key);
+	if (v == NULL || json_is_null(v)) {
+		if (required) {
+			add_error(errors, key, "is required");
+			*bad = 1;
+		}
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		add_error(errors, key, "must be a string");
+		*bad = 1;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static json_t *req_build_args(json_t *req, json_t *errors, int *bad)
+{
+	json_t *v = json_object_get(req, "build_args");
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_object(v)) {
+		add_error(errors, "build_args", "must be an object of strings");
+		*bad = 1;
+		return NULL;
+	}
+	const char *k;
+	json_t *val;
+	json_object_foreach(v, k, val)
+	{
+		if (!json_is_string(val)) {
+			char field[300];
+			snprintf(field, sizeof(field), "build_args.%.256s", k);
+			add_error(errors, field, "must be a string");
+			*bad = 1;
+		}
+	}
+	return *bad ? NULL : v;
+}
+
+struct create_fields {
+	const char *service, *version, *type, *repository, *ref, *context, *dockerfile;
+	json_t *build_args; /* borrowed from the request */
+};
+
+/* Drops builder problems about fields already reported as missing or mistyped, and names
+ * fields as the request spells them (the builder's git_url is the request's repository). */
+static void merge_errors(json_t *errors, json_t *more)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(more, i, e)
+	{
+		const char *field = json_string_value(json_object_get(e, "field"));
+		if (field != NULL && strcmp(field, "git_url") == 0) {
+			json_object_set_new(e, "field", json_string("repository"));
+			field = "repository";
+		}
+		size_t j;
+		json_t *have;
+		int dup = 0;
+		json_array_foreach(errors, j, have)
+		{
+			const char *hf = json_string_value(json_object_get(have, "field"));
+			if (field != NULL && hf != NULL && strcmp(field, hf) == 0)
+				dup = 1;
+		}
+		if (!dup)
+			json_array_append(errors, e);
+	}
+}
+
+/* Collects every problem of REQ into ERRORS; fills F with what is usable. */
+static void validate_create(json_t *req, struct create_fields *f, json_t *errors)
+{
+	int bad_service = 0, bad_other = 0;
+	memset(f, 0, sizeof(*f));
+	f->service = req_string(req, "service", 1, errors, &bad_service);
+	f->version = req_string(req, "version", 1, errors, &bad_other);
+	f->type = req_string(req, "type", 0, errors, &bad_other);
+	f->repository = req_string(req, "repository", 1, errors, &bad_other);
+	f->ref = req_string(req, "ref", 1, errors, &bad_other);
+	f->context = req_string(req, "context", 0, errors, &bad_other);
+	f->dockerfile = req_string(req, "dockerfile", 0, errors, &bad_other);
+	f->build_args = req_build_args(req, errors, &bad_other);
+	struct build_spec spec = {
+	    .service = f->service,
+	    .version = f->version,
+	    .type = f->type,
+	    .git_url = f->repository,
+	    .ref = f->ref,
+	    .context = f->context,
+	    .dockerfile = f->dockerfile,
+	    .build_args = f->build_args,
+	    .source = f->repository,
+	};
+	json_t *more = json_array();
+	if (more == NULL)
+		return;
+	builder_validate(&spec, more);
+	merge_errors(errors, more);
+	json_decref(more);
+}
+
+static int is_sha(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++) {
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	}
+	return n == 40;
+}
+
+/* The stored form of a valid request; NULL on ENOMEM or an image reference too long. */
+static struct build *create_build(const struct create_fields *f, struct app *app)
+{
+	struct build *b = build_new();
+	if (b == NULL)
+		return NULL;
+	char image[512];
+	int sha = is_sha(f->ref);
+	b->trigger = TRIGGER_API;
+	b->service = strdup(f->service);
+	b->version = strdup(f->version);
+	b->type = strdup(f->type != NULL ? f->type : "docker");
+	b->repository = strdup(f->repository);
+	b->clone_url = strdup(f->repository);
+	b->ref = strdup(f->ref);
+	b->commit = sha ? strdup(f->ref) : NULL;
+	b->branch = sha ? NULL : strdup(f->ref);
+	b->context = f->context != NULL ? strdup(f->context) : NULL;
+	b->dockerfile = f->dockerfile != NULL ? strdup(f->dockerfile) : NULL;
+	b->build_args = f->build_args != NULL ? json_dumps(f->build_args, JSON_COMPACT) : NULL;
+	int ok = b->service && b->version && b->type && b->repository && b->clone_url && b->ref &&
+		 (!sha || b->commit) && (sha || b->branch) && (!f->context || b->context) &&
+		 (!f->dockerfile || b->dockerfile) && (!f->build_args || b->build_args);
+	if (ok && builder_image_ref(app->cfg->registry, f->service, f->version, image,
+				    sizeof(image)) == 0)
+		b->image = strdup(image);
+	if (!ok || b->image == NULL) {
+		build_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Parses the body: 415 for a non-JSON type, 400 for a body that is not a JSON object. */
+static json_t *create_body(const struct _u_request *req, struct _u_response *resp)
+{
+	const char *ct = u_map_get_case(req->map_header, "Content-Type");
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+		problem_send(resp, 415, "the body must be application/json, not %.100s",
+			     ct != NULL ? ct : "(no content type)");
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *body =
+	    json_loadb(req->binary_body, req->binary_body_length, JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL) {
+		problem_send(resp, 400, "the body is not valid JSON: %s (line %d)", jerr.text,
+			     jerr.line);
+		return NULL;
+	}
+	if (!json_is_object(body)) {
+		json_decref(body);
+		problem_send(resp, 400, "the body must be a JSON object (a BuildRequest)");
+		return NULL;
+	}
+	return body;
+}
+
+int api_builds_create(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	json_t *body = create_body(req, resp);
+	if (body == NULL)
+		return U_CALLBACK_COMPLETE;
+	json_t *errors = json_array();
+	struct build *b = NULL;
+	struct create_fields f;
+	int rc;
+	validate_create(body, &f, errors);
+	if (json_array_size(errors) > 0) {
+		rc = problem_send_errors(
+		    resp, 422, errors, "the build request has %zu problem%s (see errors)",
+		    json_array_size(errors), json_array_size(errors) == 1 ? "" : "s");
+		goto out;
+	}
+	b = create_build(&f, app);
+	if (b == NULL) {
+		rc = problem_send(resp, 500, "cannot prepare the build");
+		goto out;
+	}
+	int err = store_build_insert(app->store, b);
+	if (err == 0)
+		err = queue_push(app->queue, b->id);
+	if (err != 0) {
+		log_error("cannot queue a build of %s:%s: %s", b->service, b->version,
+			  forja_strerror(err));
+		rc = problem_send(resp, 500, "cannot queue the build: %s", forja_strerror(err));
+		goto out;
+	}
+	char loc[64];
+	snprintf(loc, sizeof(loc), "/builds/%" PRId64, b->id);
+	rc = send_build(resp, 202, b, app);
+	u_map_put(resp->map_header, "Location", loc);
+out:
+	build_free(b);
+	json_decref(errors);
+	json_decref(body);
+	return rc;
+}
+
+/* ---- POST /builds/{id}/cancel ---- */
+
+int api_builds_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	int64_t id;
+	if (path_id(req, resp, &id) != 0)
+		return U_CALLBACK_COMPLETE;
+	int err = queue_cancel(app->queue, id);
+	struct build *b = NULL;
+	int gerr = store_build_get(app->store, id, &b);
+	if (err == FORJA_ENOTFOUND || gerr == FORJA_ENOTFOUND) {
+		build_free(b);
+		return problem_send(resp, 404, "no build with id %" PRId64, id);
+	}
+	if (err == FORJA_ECONFLICT && gerr == 0) {
+		int rc = problem_send(resp, 409, "build %" PRId64 " has already finished (%s)", id,
+				      build_status_name(b->status));
+		build_free(b);
+		return rc;
+	}
+	if (err != 0 || gerr != 0) {
+		build_free(b);
+		return problem_send(resp, 500, "cannot cancel build %" PRId64 ": %s", id,
+				    forja_strerror(err != 0 ? err : gerr));
+	}
+	int rc = send_build(resp, 200, b, app);
+	build_free(b);
+	return rc;
+}

@@ -1,11 +1,577 @@
+/* The build queue: pending builds in arrival order, a fixed pool of workers, and per-service
+ * exclusion (a worker takes the oldest pending build whose service is not already running).
+ * The store is the source of truth; this module only holds ids and the running builds' abort
+ * flags, so a crash loses nothing that store_builds_recover() cannot rebuild. */
 #include "build_queue.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "errors.h"
-/* stub: replaced by the queue implementation */
-int queue_new(const struct queue_opts *o, struct build_queue **q) { *q = NULL; return 0; }
-int queue_observe(struct build_queue *q, const struct queue_observer *o) { return 0; }
-int queue_start(struct build_queue *q) { return 0; }
-int queue_push(struct build_queue *q, int64_t id) { return FORJA_EUNSUPPORTED; }
-int queue_cancel(struct build_queue *q, int64_t id) { return FORJA_EUNSUPPORTED; }
-void queue_stats(struct build_queue *q, int *a, int *b) { *a = 0; *b = 0; }
-void queue_stop(struct build_queue *q) { (void)q; }
-void queue_free(struct build_queue *q) { (void)q; }
+#include "log.h"
+
+#define QUEUE_MAX_OBSERVERS 8
+#define QUEUE_MAX_WORKERS   64
+/* How long a cancel waits for a running build to stop before answering anyway. */
+#define QUEUE_CANCEL_WAIT_MS 10000
+
+struct pending {
+	int64_t id;
+	char *service;
+	struct pending *next;
+};
+
+struct worker {
+	struct build_queue *q;
+	pthread_t thread;
+	int64_t id; /* running build, 0 = idle; guarded by q->mu */
+	char *service;
+	atomic_int cancel; /* read by the engine while the build runs */
+	int user_cancel;   /* guarded by q->mu: the cancel came from a user, not a stop */
+};
+
+struct build_queue {
+	struct queue_opts opts;
+	struct queue_observer observers[QUEUE_MAX_OBSERVERS];
+	int nobservers;
+	pthread_mutex_t mu;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC; work arrived, a worker became idle, stop */
+	struct pending *head, *tail;
+	int npending;
+	struct worker *workers;
+	int started;
+	int stopping;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int queue_new(const struct queue_opts *opts, struct build_queue **out)
+{
+	*out = NULL;
+	if (opts->store == NULL || opts->logs == NULL || opts->workers < 1 ||
+	    opts->workers > QUEUE_MAX_WORKERS || opts->timeout_s < 1 || opts->max_attempts < 1)
+		return FORJA_EINVAL;
+	struct build_queue *q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return FORJA_ENOMEM;
+	q->workers = calloc((size_t)opts->workers, sizeof(struct worker));
+	if (q->workers == NULL) {
+		free(q);
+		return FORJA_ENOMEM;
+	}
+	q->opts = *opts;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	for (int i = 0; i < opts->workers; i++) {
+		q->workers[i].q = q;
+		atomic_init(&q->workers[i].cancel, 0);
+	}
+	*out = q;
+	return 0;
+}
+
+int queue_observe(struct build_queue *q, const struct queue_observer *obs)
+{
+	if (obs == NULL || obs->on_change == NULL)
+		return FORJA_EINVAL;
+	if (q->nobservers >= QUEUE_MAX_OBSERVERS || q->started)
+		return FORJA_ECONFLICT;
+	q->observers[q->nobservers++] = *obs;
+	return 0;
+}
+
+static void notify(struct build_queue *q, const struct build *b)
+{
+	for (int i = 0; i < q->nobservers; i++)
+		q->observers[i].on_change(q->observers[i].ud, b);
+}
+
+/* Reads build ID back from the store and tells the observers. */
+static void notify_id(struct build_queue *q, int64_t id)
+{
+	struct build *b = NULL;
+	if (store_build_get(q->opts.store, id, &b) != 0) {
+		log_error("cannot read build %" PRId64 " back for observers", id);
+		return;
+	}
+	notify(q, b);
+	build_free(b);
+}
+
+/* Caller holds mu. */
+static int service_running(const struct build_queue *q, const char *service)
+{
+	for (int i = 0; i < q->opts.workers; i++) {
+		const struct worker *w = &q->workers[i];
+		if (w->id != 0 && strcmp(w->service, service) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Unlinks and returns the oldest pending build whose service is idle (caller holds mu). */
+static struct pending *take_eligible(struct build_queue *q)
+{
+	struct pending *prev = NULL;
+	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
+		if (service_running(q, p->service))
+			continue;
+		if (prev != NULL)
+			prev->next = p->next;
+		else
+			q->head = p->next;
+		if (q->tail == p)
+			q->tail = prev;
+		q->npending--;
+		p->next = NULL;
+		return p;
+	}
+	return NULL;
+}
+
+/* Unlinks pending build ID (caller holds mu); NULL when it is not pending. */
+static struct pending *take_id(struct build_queue *q, int64_t id)
+{
+	struct pending *prev = NULL;
+	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
+		if (p->id != id)
+			continue;
+		if (prev != NULL)
+			prev->next = p->next;
+		else
+			q->head = p->next;
+		if (q->tail == p)
+			q->tail = prev;
+		q->npending--;
+		return p;
+	}
+	return NULL;
+}
+
+static int is_pending(const struct build_queue *q, int64_t id)
+{
+	for (const struct pending *p = q->head; p != NULL; p = p->next) {
+		if (p->id == id)
+			return 1;
+	}
+	return 0;
+}
+
+static struct worker *running_worker(struct build_queue *q, int64_t id)
+{
+	for (int i = 0; i < q->opts.workers; i++) {
+		if (q->workers[i].id == id)
+			return &q->workers[i];
+	}
+	return NULL;
+}
+
+struct log_sink {
+	struct build_logs *logs;
+	int64_t id;
+};
+
+static void log_write(void *ud, const char *text, size_t len)
+{
+	struct log_sink *s = ud;
+	build_logs_append(s->logs, s->id, text, len);
+}
+
+/* Final state and error text of a run that returned RC. */
+static enum build_status outcome(struct build_queue *q, struct worker *w, int rc, int64_t deadline,
+				 const struct build_result *res, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (rc == 0)
+		return BUILD_SUCCEEDED;
+	pthread_mutex_lock(&q->mu);
+	int user_cancel = w->user_cancel;
+	pthread_mutex_unlock(&q->mu);
+	if (user_cancel) {
+		snprintf(err, errlen, "cancelled on request");
+		return BUILD_CANCELLED;
+	}
+	if (rc == FORJA_ETIMEDOUT && mono_ms() >= deadline) {
+		snprintf(err, errlen, "timed out after %d s", q->opts.timeout_s);
+		return BUILD_FAILED;
+	}
+	snprintf(err, errlen, "%s", res->error[0] != '\0' ? res->error : forja_strerror(rc));
+	return BUILD_FAILED;
+}
+
+static void finish(struct build_queue *q, int64_t id, enum build_status st, const char *digest,
+		   const char *err)
+{
+	if (st == BUILD_SUCCEEDED)
+		build_logs_appendf(q->opts.logs, id, "forja: build succeeded: %s", digest);
+	else
+		build_logs_appendf(q->opts.logs, id, "forja: build %s: %s", build_status_name(st),
+				   err);
+	/* The log ends before the status turns final, so a follower that sees the final status
+	 * has every line already. */
+	build_logs_end(q->opts.logs, id);
+	int rc = store_build_finish(q->opts.store, id, st, digest,
+				    st == BUILD_SUCCEEDED ? NULL : err, build_now_ms());
+	if (rc != 0) {
+		log_error("cannot record the end of build %" PRId64 ": %s", id, forja_strerror(rc));
+		return;
+	}
+	notify_id(q, id);
+}
+
+/* The stop flag, read under mu (set by queue_stop on another thread). */
+static int stopping(struct build_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	int s = q->stopping;
+	pthread_mutex_unlock(&q->mu);
+	return s;
+}
+
+static void run_build(struct build_queue *q, struct worker *w, const struct build *b)
+{
+	json_t *args = NULL;
+	if (b->build_args != NULL)
+		args = json_loads(b->build_args, 0, NULL);
+	struct build_spec spec = {
+	    .service = b->service,
+	    .version = b->version,
+	    .type = b->type,
+	    .git_url = b->clone_url != NULL ? b->clone_url : b->repository,
+	    .ref = b->commit != NULL ? b->commit : b->ref,
+	    .context = b->context,
+	    .dockerfile = b->dockerfile,
+	    .build_args = args,
+	    .source = b->repository,
+	};
+	struct log_sink sink = {q->opts.logs, b->id};
+	struct engine_log lg = {log_write, &sink};
+	int64_t deadline = mono_ms() + (int64_t)q->opts.timeout_s * 1000;
+	struct engine_abort ab = {&w->cancel, deadline};
+	struct build_result res;
+	memset(&res, 0, sizeof(res));
+	int rc = FORJA_ECANCELLED;
+	if (atomic_load(&w->cancel) == 0)
+		rc = q->opts.env != NULL ? builder_run(q->opts.env, &spec, &lg, &ab, &res)
+					 : FORJA_EINVAL;
+	json_decref(args);
+	if (res.commit[0] != '\0' && b->commit == NULL)
+		store_build_set_commit(q->opts.store, b->id, res.commit);
+
+	char err[sizeof(res.error) + 64];
+	enum build_status st = outcome(q, w, rc, deadline, &res, err, sizeof(err));
+	if (st != BUILD_SUCCEEDED && st != BUILD_CANCELLED && stopping(q)) {
+		/* Aborted by the stop: stays running in the store and runs again at next start. */
+		build_logs_appendf(
+		    q->opts.logs, b->id,
+		    "forja: server stopping; the build will run again at next start");
+		return;
+	}
+	finish(q, b->id, st, res.digest[0] != '\0' ? res.digest : NULL, err);
+}
+
+static void work_one(struct build_queue *q, struct worker *w, int64_t id)
+{
+	int attempts = 0;
+	int rc = store_build_start(q->opts.store, id, build_now_ms(), &attempts);
+	if (rc == FORJA_ECONFLICT || rc == FORJA_ENOTFOUND)
+		return; /* cancelled (or gone) while it waited */
+	if (rc != 0) {
+		log_error("cannot start build %" PRId64 ": %s", id, forja_strerror(rc));
+		return;
+	}
+	struct build *b = NULL;
+	rc = store_build_get(q->opts.store, id, &b);
+	if (rc != 0) {
+		log_error("cannot read build %" PRId64 ": %s", id, forja_strerror(rc));
+		return;
+	}
+	notify(q, b);
+	build_logs_appendf(q->opts.logs, id,
+			   "forja: build %" PRId64 " of %s:%s started (attempt %d)", id, b->service,
+			   b->version, attempts);
+	run_build(q, w, b);
+	build_free(b);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct build_queue *q = w->q;
+	pthread_mutex_lock(&q->mu);
+	while (!q->stopping) {
+		struct pending *p = take_eligible(q);
+		if (p == NULL) {
+			pthread_cond_wait(&q->cond, &q->mu);
+			continue;
+		}
+		w->id = p->id;
+		w->service = p->service; /* ownership moves to the worker */
+		w->user_cancel = 0;
+		atomic_store(&w->cancel, 0);
+		free(p);
+		pthread_mutex_unlock(&q->mu);
+
+		work_one(q, w, w->id);
+
+		pthread_mutex_lock(&q->mu);
+		w->id = 0;
+		free(w->service);
+		w->service = NULL;
+		/* Another build of this service may now run; cancels may be waiting. */
+		pthread_cond_broadcast(&q->cond);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* Adds B (queued in the store) behind every pending build; observers hear "queued" first. */
+static int push_build(struct build_queue *q, const struct build *b)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return FORJA_ENOMEM;
+	p->id = b->id;
+	p->service = strdup(b->service);
+	if (p->service == NULL) {
+		free(p);
+		return FORJA_ENOMEM;
+	}
+	pthread_mutex_lock(&q->mu);
+	int dup = is_pending(q, b->id) || running_worker(q, b->id) != NULL;
+	pthread_mutex_unlock(&q->mu);
+	if (dup) {
+		free(p->service);
+		free(p);
+		return 0;
+	}
+	notify(q, b);
+	pthread_mutex_lock(&q->mu);
+	if (q->tail != NULL)
+		q->tail->next = p;
+	else
+		q->head = p;
+	q->tail = p;
+	q->npending++;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+int queue_push(struct build_queue *q, int64_t id)
+{
+	struct build *b = NULL;
+	int rc = store_build_get(q->opts.store, id, &b);
+	if (rc != 0)
+		return rc;
+	rc = b->status == BUILD_QUEUED ? push_build(q, b) : FORJA_ECONFLICT;
+	build_free(b);
+	return rc;
+}
+
+/* Ids of the builds a crash left running (*OUT: free()), newest first. */
+static int left_running(struct build_queue *q, int64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct build_filter f = {.has_status = 1, .status = BUILD_RUNNING, .limit = 100};
+	for (;;) {
+		struct build **page = NULL;
+		size_t got = 0;
+		int rc = store_build_list(q->opts.store, &f, &page, &got);
+		if (rc != 0)
+			return rc;
+		if (got > 0) {
+			int64_t *tmp = realloc(*out, (*n + got) * sizeof(int64_t));
+			if (tmp == NULL) {
+				build_array_free(page, got);
+				return FORJA_ENOMEM;
+			}
+			*out = tmp;
+		}
+		for (size_t i = 0; i < got; i++)
+			(*out)[(*n)++] = page[i]->id;
+		if (got > 0)
+			f.before = page[got - 1]->id;
+		build_array_free(page, got);
+		if (got < (size_t)f.limit)
+			return 0;
+	}
+}
+
+/* Observers hear about builds the recovery failed for using up their attempts. */
+static void notify_given_up(struct build_queue *q, const int64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct build *b = NULL;
+		if (store_build_get(q->opts.store, ids[i], &b) != 0)
+			continue;
+		if (build_status_is_final(b->status)) {
+			log_warn("build %" PRId64 " failed: %s", b->id, b->error ? b->error : "");
+			build_logs_appendf(q->opts.logs, b->id, "forja: build failed: %s",
+					   b->error ? b->error : "");
+			build_logs_end(q->opts.logs, b->id);
+			notify(q, b);
+		}
+		build_free(b);
+	}
+}
+
+int queue_start(struct build_queue *q)
+{
+	if (q->started)
+		return FORJA_ECONFLICT;
+	int64_t *was_running = NULL;
+	size_t nrunning = 0;
+	int rc = left_running(q, &was_running, &nrunning);
+	int64_t *ids = NULL;
+	size_t n = 0;
+	if (rc == 0)
+		rc = store_builds_recover(q->opts.store, q->opts.max_attempts, &ids, &n);
+	if (rc == 0)
+		notify_given_up(q, was_running, nrunning);
+	free(was_running);
+	if (rc != 0)
+		return rc;
+	if (n > 0)
+		log_info("recovering %zu queued builds", n);
+	for (size_t i = 0; i < n; i++) {
+		rc = queue_push(q, ids[i]);
+		if (rc != 0 && rc != FORJA_ECONFLICT)
+			log_error("cannot queue build %" PRId64 " again: %s", ids[i],
+				  forja_strerror(rc));
+	}
+	free(ids);
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 0;
+	pthread_mutex_unlock(&q->mu);
+	for (int i = 0; i < q->opts.workers; i++) {
+		if (pthread_create(&q->workers[i].thread, NULL, worker_main, &q->workers[i]) != 0) {
+			log_error("cannot start build worker %d", i);
+			queue_stop(q);
+			return FORJA_ENOMEM;
+		}
+		q->started = i + 1; /* threads queue_stop() joins */
+	}
+	return 0;
+}
+
+/* Cancels build ID in the store when it is queued but not held here (before start). */
+static int cancel_in_store(struct build_queue *q, int64_t id)
+{
+	struct build *b = NULL;
+	int rc = store_build_get(q->opts.store, id, &b);
+	if (rc != 0)
+		return rc;
+	enum build_status st = b->status;
+	build_free(b);
+	if (build_status_is_final(st))
+		return FORJA_ECONFLICT;
+	build_logs_appendf(q->opts.logs, id, "forja: build cancelled: cancelled on request");
+	build_logs_end(q->opts.logs, id);
+	rc = store_build_finish(q->opts.store, id, BUILD_CANCELLED, NULL, "cancelled on request",
+				build_now_ms());
+	if (rc == 0)
+		notify_id(q, id);
+	return rc;
+}
+
+int queue_cancel(struct build_queue *q, int64_t id)
+{
+	pthread_mutex_lock(&q->mu);
+	struct pending *p = take_id(q, id);
+	if (p != NULL) {
+		pthread_mutex_unlock(&q->mu);
+		free(p->service);
+		free(p);
+		return cancel_in_store(q, id);
+	}
+	struct worker *w = running_worker(q, id);
+	if (w == NULL) {
+		pthread_mutex_unlock(&q->mu);
+		return cancel_in_store(q, id);
+	}
+	w->user_cancel = 1;
+	atomic_store(&w->cancel, 1);
+	/* Give the engine a moment, so the answer usually shows the build cancelled. */
+	struct timespec dl;
+	deadline_in(&dl, QUEUE_CANCEL_WAIT_MS);
+	while (w->id == id) {
+		if (pthread_cond_timedwait(&q->cond, &q->mu, &dl) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+void queue_stats(struct build_queue *q, int *queued, int *running)
+{
+	pthread_mutex_lock(&q->mu);
+	*queued = q->npending;
+	int r = 0;
+	for (int i = 0; i < q->opts.workers; i++)
+		r += q->workers[i].id != 0;
+	*running = r;
+	pthread_mutex_unlock(&q->mu);
+}
+
+void queue_stop(struct build_queue *q)
+{
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 1;
+	for (int i = 0; i < q->opts.workers; i++) {
+		if (q->workers[i].id != 0)
+			atomic_store(&q->workers[i].cancel, 1);
+	}
+	pthread_cond_broadcast(&q->cond);
+	int started = q->started;
+	q->started = 0;
+	pthread_mutex_unlock(&q->mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(q->workers[i].thread, NULL);
+}
+
+void queue_free(struct build_queue *q)
+{
+	if (q == NULL)
+		return;
+	queue_stop(q);
+	struct pending *p = q->head;
+	while (p != NULL) {
+		struct pending *next = p->next;
+		free(p->service);
+		free(p);
+		p = next;
+	}
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->mu);
+	free(q->workers);
+	free(q);
+}

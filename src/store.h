@@ -66,6 +66,10 @@ int store_build_start(struct store *st, int64_t id, int64_t started_at, int *att
 int store_build_finish(struct store *st, int64_t id, enum build_status status,
 		       const char *digest, const char *error, int64_t finished_at);
 
+/* Records the commit a build's ref resolved to, when none was pinned (API builds of a branch).
+ * FORJA_ENOTFOUND when the build is unknown. */
+int store_build_set_commit(struct store *st, int64_t id, const char *commit);
+
 /*
  * After a crash: builds left running go back to queued, or fail with a clear error once
  * they have used MAX_ATTEMPTS. Then *IDS gets every queued build, oldest first

@@ -1,4 +1,375 @@
+/* POST /ciserver/updates: bounds and signature first, then the event; a merged pull request
+ * becomes recorded, queued builds before the answer, and a redelivery only repeats the answer. */
 #include "webhook_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../src/errors.h"
+#include "../src/log.h"
+#include "../src/webhook.h"
 #include "problem.h"
-/* stub: answers 501 until implemented */
-int api_webhook_receive(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_webhook_receive"); }
+
+/* What one delivery carries, as read from the request. */
+struct delivery {
+	const char *event;
+	const char *id;
+	const char *hook_id;
+	char *json; /* decoded form payload, or NULL when the body is the JSON */
+	json_t *payload;
+};
+
+static const char *header(const struct _u_request *req, const char *name)
+{
+	const char *v = u_map_get_case(req->map_header, name);
+	return v && *v ? v : NULL;
+}
+
+static int finish(struct app *app, const char *event, const char *outcome, int rc)
+{
+	/* The header is the sender's text: only known names become metric labels. */
+	const char *label = "other";
+	if (!event)
+		label = "unknown";
+	else if (strcmp(event, "ping") == 0 || strcmp(event, "pull_request") == 0 ||
+		 strcmp(event, "push") == 0)
+		label = event;
+	metrics_webhook(app->metrics, label, outcome);
+	return rc;
+}
+
+/* 413 when Content-Length says too much, or the body filled the server's buffer past the limit
+ * (it truncates silently at limit + 1). */
+static bool body_too_large(const struct _u_request *req)
+{
+	const char *cl = header(req, "Content-Length");
+	if (cl) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno == ERANGE || (end && *end == '\0' && n > WEBHOOK_MAX_BODY))
+			return true;
+	}
+	return req->binary_body_length > WEBHOOK_MAX_BODY;
+}
+
+/* 0 for application/json, 1 for form-encoded, -1 otherwise (parameters after ';' ignored). */
+static int content_kind(const char *ct)
+{
+	if (!ct)
+		return -1;
+	size_t len = strcspn(ct, "; \t");
+	if (len == 16 && strncasecmp(ct, "application/json", len) == 0)
+		return 0;
+	if (len == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", len) == 0)
+		return 1;
+	return -1;
+}
+
+static int check_signature(const struct _u_request *req, struct _u_response *resp, struct app *app,
+			   const char *event)
+{
+	const char *secret = app->cfg->webhook_secret;
+	if (!secret || !*secret) {
+		if (app->cfg->allow_unsigned_webhooks)
+			return 0;
+		finish(app, event, "rejected", 0);
+		problem_send(
+		    resp, 403,
+		    "unsigned webhooks are refused: set FORJA_WEBHOOK_SECRET (or "
+		    "--webhook-secret) to the secret of the GitHub webhook, or start Forja "
+		    "with --allow-unsigned-webhooks on a trusted network");
+		return -1;
+	}
+	const char *sig = header(req, "X-Hub-Signature-256");
+	if (webhook_signature_verify(secret, req->binary_body, req->binary_body_length, sig) == 0)
+		return 0;
+	finish(app, event, "rejected", 0);
+	problem_send(resp, 401, "%s",
+		     sig ? "X-Hub-Signature-256 does not match the body signed with the webhook "
+			   "secret"
+			 : "X-Hub-Signature-256 is missing: the webhook secret is set, so every "
+			   "delivery must be signed");
+	return -1;
+}
+
+/* Headers and JSON of the delivery into D; answers 400/415 itself and returns -1. */
+static int delivery_read(const struct _u_request *req, struct _u_response *resp, struct app *app,
+			 struct delivery *d)
+{
+	json_error_t jerr;
+	const char *body = req->binary_body;
+	size_t len = req->binary_body_length;
+	int kind = content_kind(header(req, "Content-Type"));
+	if (kind < 0) {
+		finish(app, d->event, "rejected", 0);
+		problem_send(resp, 415,
+			     "Content-Type %s is not accepted: use application/json or "
+			     "application/x-www-form-urlencoded",
+			     header(req, "Content-Type") ? header(req, "Content-Type") : "(none)");
+		return -1;
+	}
+	json_t *errors = json_array();
+	if (!d->event)
+		json_array_append_new(errors,
+				      json_pack("{s:s,s:s}", "field", "X-GitHub-Event", "message",
+						"header X-GitHub-Event is missing"));
+	if (!d->id)
+		json_array_append_new(errors,
+				      json_pack("{s:s,s:s}", "field", "X-GitHub-Delivery",
+						"message", "header X-GitHub-Delivery is missing"));
+	if (json_array_size(errors) > 0) {
+		problem_send_errors(
+		    resp, 400, errors, "%s",
+		    json_string_value(json_object_get(json_array_get(errors, 0), "message")));
+		json_decref(errors);
+		finish(app, d->event, "rejected", 0);
+		return -1;
+	}
+	json_decref(errors);
+	if (kind == 1) {
+		size_t jlen = 0;
+		int rc = webhook_form_payload(body, len, &d->json, &jlen);
+		if (rc) {
+			finish(app, d->event, "rejected", 0);
+			problem_send(resp, rc == FORJA_ENOMEM ? 500 : 400,
+				     "the form-encoded body has no valid payload field");
+			return -1;
+		}
+		body = d->json;
+		len = jlen;
+	}
+	if (!body || len == 0) {
+		finish(app, d->event, "rejected", 0);
+		problem_send(resp, 400, "the body is empty: expected the event JSON");
+		return -1;
+	}
+	if (!webhook_json_depth_ok(body, len, WEBHOOK_MAX_JSON_DEPTH)) {
+		finish(app, d->event, "rejected", 0);
+		problem_send(resp, 400, "the payload nests deeper than %d levels",
+			     WEBHOOK_MAX_JSON_DEPTH);
+		return -1;
+	}
+	d->payload = json_loadb(body, len, 0, &jerr);
+	if (!json_is_object(d->payload)) {
+		finish(app, d->event, "rejected", 0);
+		if (d->payload)
+			problem_send(resp, 400, "the payload is not a JSON object");
+		else
+			problem_send(resp, 400,
+				     "the payload is not valid JSON: %s at line %d column %d",
+				     jerr.text, jerr.line, jerr.column);
+		return -1;
+	}
+	return 0;
+}
+
+static int answer_message(struct _u_response *resp, int status, const char *msg)
+{
+	json_t *o = json_pack("{s:s}", "message", msg);
+	int rc = o ? problem_send_json(resp, status, o) : problem_send(resp, 500, "out of memory");
+	json_decref(o);
+	return rc;
+}
+
+/* {"message", "delivery", "builds": [{id, service, version, status, image, links}]}. */
+static int answer_builds(struct _u_response *resp, int status, struct app *app, const char *message,
+			 const char *delivery, struct build **builds, size_t n)
+{
+	static const char *const keep[] = {"id", "service", "version", "status", "image", "links"};
+	json_t *list = json_array();
+	for (size_t i = 0; list && i < n; i++) {
+		json_t *full = build_to_json(builds[i], app->cfg->public_url);
+		json_t *ref = json_object();
+		for (size_t k = 0; full && ref && k < sizeof(keep) / sizeof(keep[0]); k++) {
+			json_t *v = json_object_get(full, keep[k]);
+			if (v)
+				json_object_set(ref, keep[k], v);
+		}
+		json_decref(full);
+		json_array_append_new(list, ref);
+	}
+	json_t *o =
+	    json_pack("{s:s, s:s, s:o*}", "message", message, "delivery", delivery, "builds", list);
+	int rc = o ? problem_send_json(resp, status, o) : problem_send(resp, 500, "out of memory");
+	json_decref(o);
+	return rc;
+}
+
+static int answer_duplicate(struct _u_response *resp, struct app *app, const struct delivery *d,
+			    struct build **builds, size_t n)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), "already received: delivery %s queued %zu build%s", d->id, n,
+		 n == 1 ? "" : "s");
+	finish(app, d->event, "duplicate", 0);
+	return answer_builds(resp, 200, app, msg, d->id, builds, n);
+}
+
+static int plan_failed(struct _u_response *resp, struct app *app, const struct delivery *d, int rc,
+		       json_t *errors, const char *detail)
+{
+	switch (rc) {
+	case FORJA_EINVAL:
+	case FORJA_ENOTFOUND:
+		finish(app, d->event, "rejected", 0);
+		return problem_send_errors(resp, 422, errors, "%s", detail);
+	case FORJA_EUNAVAILABLE:
+	case FORJA_EUPSTREAM:
+	case FORJA_EAUTH:
+	case FORJA_ETIMEDOUT:
+		finish(app, d->event, "error", 0);
+		return problem_send(resp, 502, "%s; redeliver the event once GitHub can be reached",
+				    detail);
+	default:
+		finish(app, d->event, "error", 0);
+		return problem_send(resp, 500, "planning the builds failed: %s",
+				    forja_strerror(rc));
+	}
+}
+
+/* The merged pull request: record its builds with the delivery, then queue them. */
+static int merged_pr(struct _u_response *resp, struct app *app, const struct delivery *d,
+		     const struct webhook_pr *pr)
+{
+	struct build **builds = NULL;
+	size_t n = 0;
+	char detail[2048] = "";
+	int rc;
+	if (!github_url_allowed(app->github, pr->clone_url)) {
+		finish(app, d->event, "rejected", 0);
+		return problem_send(resp, 422,
+				    "repository.clone_url %s is not on the configured GitHub (%s) "
+				    "nor in FORJA_ALLOWED_HOSTS: Forja does not follow it",
+				    pr->clone_url, app->cfg->github_api_url);
+	}
+	/* A redelivery asks GitHub for nothing. */
+	if (store_delivery_builds(app->store, d->hook_id, d->id, &builds, &n) == 0) {
+		rc = answer_duplicate(resp, app, d, builds, n);
+		build_array_free(builds, n);
+		return rc;
+	}
+	json_t *errors = json_array();
+	struct webhook_plan_opts po = {
+	    .github = app->github,
+	    .manifest = app->cfg->manifest,
+	    .registry = app->cfg->registry,
+	    .delivery_id = d->id,
+	};
+	rc = webhook_plan_builds(&po, pr, &builds, &n, errors, detail, sizeof(detail));
+	if (rc) {
+		rc = plan_failed(resp, app, d, rc, errors, detail);
+		json_decref(errors);
+		return rc;
+	}
+	json_decref(errors);
+	rc = store_delivery_insert(app->store, d->hook_id, d->id, builds, n);
+	if (rc == FORJA_ECONFLICT) {
+		/* The same delivery raced in on another connection and won. */
+		build_array_free(builds, n);
+		builds = NULL;
+		n = 0;
+		rc = store_delivery_builds(app->store, d->hook_id, d->id, &builds, &n);
+		if (rc == 0)
+			rc = answer_duplicate(resp, app, d, builds, n);
+		else
+			rc = finish(app, d->event, "error",
+				    problem_send(resp, 500, "reading the delivery back failed: %s",
+						 forja_strerror(rc)));
+		build_array_free(builds, n);
+		return rc;
+	}
+	if (rc) {
+		build_array_free(builds, n);
+		finish(app, d->event, "error", 0);
+		return problem_send(resp, 500, "recording the builds failed: %s",
+				    forja_strerror(rc));
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* Recorded as queued: a failed push is picked up again by recovery at the next
+		 * start. */
+		if (queue_push(app->queue, builds[i]->id))
+			log_error("queueing build %lld failed; it stays queued in the history",
+				  (long long)builds[i]->id);
+	}
+	char msg[64];
+	snprintf(msg, sizeof(msg), "queued %zu build%s", n, n == 1 ? "" : "s");
+	log_info("delivery %s: pull request #%lld of %s merged at %s, %s", d->id,
+		 (long long)pr->number, pr->full_name, pr->merge_commit_sha, msg);
+	finish(app, d->event, "queued", 0);
+	rc = answer_builds(resp, 202, app, msg, d->id, builds, n);
+	build_array_free(builds, n);
+	return rc;
+}
+
+static int pull_request(struct _u_response *resp, struct app *app, const struct delivery *d)
+{
+	struct webhook_pr pr;
+	char reason[512];
+	json_t *errors = json_array();
+	if (webhook_pr_parse(d->payload, &pr, errors)) {
+		finish(app, d->event, "rejected", 0);
+		problem_send_errors(
+		    resp, 400, errors, "the pull_request payload is incomplete: %s",
+		    json_string_value(json_object_get(json_array_get(errors, 0), "message")));
+		json_decref(errors);
+		return U_CALLBACK_COMPLETE;
+	}
+	json_decref(errors);
+	if (!webhook_pr_builds(&pr, app->cfg->branch, reason, sizeof(reason))) {
+		finish(app, d->event, "ignored", 0);
+		return answer_message(resp, 200, reason);
+	}
+	return merged_pr(resp, app, d, &pr);
+}
+
+static int ping(struct _u_response *resp, struct app *app, const struct delivery *d)
+{
+	const char *zen = json_string_value(json_object_get(d->payload, "zen"));
+	json_t *o =
+	    json_pack("{s:s, s:s?}", "message", "pong: Forja receives this webhook", "zen", zen);
+	finish(app, d->event, "ignored", 0);
+	int rc = o ? problem_send_json(resp, 200, o) : problem_send(resp, 500, "out of memory");
+	json_decref(o);
+	return rc;
+}
+
+int api_webhook_receive(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	struct delivery d = {
+	    .event = header(req, "X-GitHub-Event"),
+	    .id = header(req, "X-GitHub-Delivery"),
+	    .hook_id = header(req, "X-GitHub-Hook-ID"),
+	};
+	char reason[200];
+	int rc = U_CALLBACK_COMPLETE;
+	if (!d.hook_id)
+		d.hook_id = "";
+	/* Size before anything: the body may be truncated and must not be read. */
+	if (body_too_large(req))
+		return finish(app, d.event, "rejected",
+			      problem_send(resp, 413,
+					   "the body is larger than %zu bytes (GitHub's "
+					   "limit for webhook payloads)",
+					   WEBHOOK_MAX_BODY));
+	if (check_signature(req, resp, app, d.event))
+		return U_CALLBACK_COMPLETE;
+	if (delivery_read(req, resp, app, &d))
+		goto out;
+	if (strcmp(d.event, "ping") == 0) {
+		rc = ping(resp, app, &d);
+	} else if (strcmp(d.event, "pull_request") == 0) {
+		rc = pull_request(resp, app, &d);
+	} else {
+		snprintf(reason, sizeof(reason), "ignored: event %.100s is not handled", d.event);
+		finish(app, d.event, "ignored", 0);
+		rc = answer_message(resp, 200, reason);
+	}
+out:
+	json_decref(d.payload);
+	free(d.json);
+	return rc;
+}

@@ -11,10 +11,10 @@
 struct github;
 
 struct github_opts {
-	const char *api_url;       /* https://api.github.com, or GHE https://host/api/v3 */
-	const char *token;         /* NULL = anonymous, and no statuses are posted */
+	const char *api_url;	   /* https://api.github.com, or GHE https://host/api/v3 */
+	const char *token;	   /* NULL = anonymous, and no statuses are posted */
 	const char *allowed_hosts; /* comma separated extra hosts, or NULL */
-	const char *public_url;    /* prefix of status target URLs */
+	const char *public_url;	   /* prefix of status target URLs */
 	long timeout_s;
 };
 
@@ -24,8 +24,9 @@ void github_free(struct github *gh);
 
 /*
  * Raw bytes of PATH in FULL_NAME ("owner/repo") at REF. *BODY is malloc'd (free()), NUL
- * terminated. FORJA_ENOTFOUND (404), FORJA_EUNAVAILABLE (unreachable), FORJA_EUPSTREAM
- * (other answers); ERR says which.
+ * terminated, at most 1 MB. FORJA_ENOTFOUND (404), FORJA_EUNAVAILABLE (unreachable or timed
+ * out), FORJA_EAUTH (401/403), FORJA_ETOOBIG (over 1 MB), FORJA_EUPSTREAM (other answers);
+ * ERR says which. Safe to call from several threads.
  */
 int github_file_get(struct github *gh, const char *full_name, const char *path, const char *ref,
 		    char **body, size_t *len, char *err, size_t errlen);
@@ -33,7 +34,9 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 /* Whether URL's host is the configured GitHub (API host or its web host) or allow-listed. */
 bool github_url_allowed(const struct github *gh, const char *url);
 
-/* Queue observer (UD is the struct github): posts pending/success/failure for webhook builds. */
+/* Queue observer (UD is the struct github): posts pending (queued), success, failure, or error
+ * (cancelled) for webhook builds when a token is set. Never blocks: the status joins a bounded
+ * queue posted in order by the client's thread; a failed post is logged, nothing more. */
 void github_on_build(void *ud, const struct build *b);
 
 #endif

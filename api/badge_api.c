@@ -1,4 +1,108 @@
+/* GET /badge: one indexed lookup of the latest build, a render, a content hash for the ETag. */
 #include "badge_api.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/badge.h"
+#include "../src/errors.h"
+#include "../src/log.h"
 #include "problem.h"
-/* stub: answers 501 until implemented */
-int api_badge_get(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_badge_get"); }
+
+/* Bounds of the OpenAPI document, checked again here in case the schema check is bypassed. */
+#define BADGE_MAX_SERVICE 255
+#define BADGE_MAX_BRANCH  255
+#define BADGE_MAX_LABEL	  100
+
+/* Camo (GitHub's image proxy) keeps a badge fresh only with no-cache plus a validator. */
+#define BADGE_CACHE_CONTROL "no-cache, no-store, max-age=0, must-revalidate"
+
+/* An empty query parameter means "not given". */
+static const char *query_param(const struct _u_request *req, const char *name)
+{
+	const char *v = u_map_get(req->map_url, name);
+	return (v && *v) ? v : NULL;
+}
+
+/* True when one entity tag of the If-None-Match list HEADER equals ETAG (weak comparison). */
+static bool etag_matches(const char *header, const char *etag)
+{
+	size_t elen = strlen(etag);
+	const char *p = header;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return true;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == elen && memcmp(p, etag, n) == 0)
+			return true;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+static void add_validation(json_t *errors, const char *name, const char *value, size_t max)
+{
+	if (value && strlen(value) > max) {
+		json_array_append_new(
+		    errors, json_pack("{s:s,s:s}", "parameter", name, "detail", "is too long"));
+	}
+}
+
+int api_badge_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	const char *service = query_param(req, "service");
+	const char *branch = query_param(req, "branch");
+	const char *label = query_param(req, "label");
+
+	json_t *errors = json_array();
+	if (!errors)
+		return problem_send(resp, 500, "out of memory");
+	add_validation(errors, "service", service, BADGE_MAX_SERVICE);
+	add_validation(errors, "branch", branch, BADGE_MAX_BRANCH);
+	add_validation(errors, "label", label, BADGE_MAX_LABEL);
+	if (json_array_size(errors) > 0) {
+		int rc = problem_send_errors(resp, 400, errors, "a badge parameter is too long");
+		json_decref(errors);
+		return rc;
+	}
+	json_decref(errors);
+
+	struct build *b = NULL;
+	int rc = store_build_latest(app->store, service, branch, &b);
+	if (rc != 0 && rc != FORJA_ENOTFOUND) {
+		/* The badge still answers: a README image must never break. */
+		log_error("badge lookup failed: %s", forja_strerror(rc));
+	}
+	char *svg = badge_render_build(rc == 0 ? b : NULL, label);
+	build_free(b);
+	if (!svg)
+		return problem_send(resp, 500, "out of memory rendering the badge");
+
+	size_t len = strlen(svg);
+	char etag[24];
+	snprintf(etag, sizeof(etag), "\"%016" PRIx64 "\"", badge_hash(svg, len));
+	const char *inm = u_map_get_case(req->map_header, "If-None-Match");
+	if (inm && etag_matches(inm, etag)) {
+		ulfius_set_empty_body_response(resp, 304);
+	} else {
+		ulfius_set_binary_body_response(resp, 200, svg, len);
+		u_map_put(resp->map_header, "Content-Type", "image/svg+xml");
+	}
+	free(svg);
+	u_map_put(resp->map_header, "ETag", etag);
+	u_map_put(resp->map_header, "Cache-Control", BADGE_CACHE_CONTROL);
+	u_map_put(resp->map_header, "Expires", "Thu, 01 Jan 1970 00:00:00 GMT");
+	return U_CALLBACK_COMPLETE;
+}

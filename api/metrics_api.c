@@ -1,4 +1,25 @@
+/* GET /metrics: gauges read from the queue at scrape time, counters from struct metrics. */
 #include "metrics_api.h"
+
+#include <stdlib.h>
+
 #include "problem.h"
-/* stub: answers 501 until implemented */
-int api_metrics_get(const struct _u_request *req, struct _u_response *resp, struct app *app) { return problem_send(resp, 501, "%s is not implemented yet", "api_metrics_get"); }
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+int api_metrics_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	int queued = 0, running = 0;
+	if (app->queue)
+		queue_stats(app->queue, &queued, &running);
+	if (!app->metrics)
+		return problem_send(resp, 503, "metrics are not enabled");
+	char *text = metrics_render(app->metrics, queued, running);
+	if (!text)
+		return problem_send(resp, 500, "out of memory rendering the metrics");
+	ulfius_set_string_body_response(resp, 200, text);
+	free(text);
+	u_map_put(resp->map_header, "Content-Type", METRICS_CONTENT_TYPE);
+	u_map_put(resp->map_header, "Cache-Control", "no-store");
+	return U_CALLBACK_COMPLETE;
+}

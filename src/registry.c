@@ -487,7 +487,8 @@ int registry_manifest_digest(struct registry *r, const char *name, const char *t
 			 name, tag);
 		rc = FORJA_EUPSTREAM;
 	} else {
-		snprintf(digest, 80, "%s", resp.digest);
+		/* length checked above: it fits the caller's 80 bytes */
+		memcpy(digest, resp.digest, strlen(resp.digest) + 1);
 	}
 out:
 	registry__resp_free(&resp);

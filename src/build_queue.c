@@ -135,21 +135,27 @@ static int service_running(const struct build_queue *q, const char *service)
 }
 
 /* Unlinks and returns the oldest pending build whose service is idle (caller holds mu). */
+/* Removes P, whose predecessor is PREV (NULL at the head), from the pending list. */
+static struct pending *unlink_pending(struct build_queue *q, struct pending *prev,
+				      struct pending *p)
+{
+	if (prev != NULL)
+		prev->next = p->next;
+	else
+		q->head = p->next;
+	if (q->tail == p)
+		q->tail = prev;
+	q->npending--;
+	p->next = NULL;
+	return p;
+}
+
 static struct pending *take_eligible(struct build_queue *q)
 {
 	struct pending *prev = NULL;
 	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
-		if (service_running(q, p->service))
-			continue;
-		if (prev != NULL)
-			prev->next = p->next;
-		else
-			q->head = p->next;
-		if (q->tail == p)
-			q->tail = prev;
-		q->npending--;
-		p->next = NULL;
-		return p;
+		if (!service_running(q, p->service))
+			return unlink_pending(q, prev, p);
 	}
 	return NULL;
 }
@@ -159,16 +165,8 @@ static struct pending *take_id(struct build_queue *q, int64_t id)
 {
 	struct pending *prev = NULL;
 	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
-		if (p->id != id)
-			continue;
-		if (prev != NULL)
-			prev->next = p->next;
-		else
-			q->head = p->next;
-		if (q->tail == p)
-			q->tail = prev;
-		q->npending--;
-		return p;
+		if (p->id == id)
+			return unlink_pending(q, prev, p);
 	}
 	return NULL;
 }

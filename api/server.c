@@ -59,7 +59,6 @@ static int server_run(struct server *srv, int max_conn, char *err, size_t errlen
 	    {MHD_OPTION_SOCK_ADDR, 0, &srv->addr},
 	    {MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL},
 	    {MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_TIMEOUT_S, NULL},
-	    {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	unsigned flags =

@@ -1,5 +1,6 @@
 #include "routes.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
@@ -309,12 +310,28 @@ static double routes_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void routes_client(const struct _u_request *req, char *buf, size_t len)
+{
+	const struct sockaddr *sa = req->client_address;
+	snprintf(buf, len, "-");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+			  (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  buf, (socklen_t)len);
+}
+
+/* One access-log line and one metric per request, whatever answered it. */
 static void routes_log(const struct _u_request *req, const struct _u_response *resp,
 		       struct app *app, const char *route, double t0)
 {
 	double dt = routes_now() - t0;
+	char client[INET6_ADDRSTRLEN];
 	metrics_http_request(app->metrics, route, (int)resp->status, dt);
-	log_info("%s %s %ld %.1fms", req->http_verb, req->http_url, resp->status, dt * 1000.0);
+	routes_client(req, client, sizeof(client));
+	log_info("%s \"%s %s\" %ld %.1fms", client, req->http_verb, req->http_url, resp->status,
+		 dt * 1000.0);
 }
 
 static int routes_check_bearer(const struct _u_request *req, struct _u_response *resp,

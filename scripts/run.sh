@@ -19,6 +19,9 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+# a kill of this script (not only Ctrl-C on the terminal) stops Forja and what was started
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 wait_until() {
   local deadline=$(( $(date +%s) + $1 )); shift

@@ -385,8 +385,12 @@ static int engine__ping_locked(struct docker_engine *e, char *err, size_t errlen
 	}
 	if (ev.major > ours.major || (ev.major == ours.major && ev.minor > ours.minor))
 		ev = ours;
-	snprintf(e->api, sizeof(e->api), "%ld.%ld", ev.major, ev.minor);
-	log_info("docker engine at %s: api %s (engine offers %s)", e->host, e->api, hdr.api);
+	char api[sizeof(e->api)];
+	snprintf(api, sizeof(api), "%ld.%ld", ev.major, ev.minor);
+	/* every health check pings: say it when the version changes, not each time */
+	if (strcmp(api, e->api))
+		log_info("docker engine at %s: api %s (engine offers %s)", e->host, api, hdr.api);
+	memcpy(e->api, api, sizeof(api));
 	return 0;
 }
 

@@ -44,7 +44,7 @@ int log_open(const char *level)
 	if (log_level_parse(level, &lvl))
 		return FORJA_EINVAL;
 	/* yder answers 1 on success */
-	if (y_init_logs("forja", Y_LOG_MODE_CONSOLE, log_yder_level(lvl), NULL, "forja") != 1)
+	if (y_init_logs("forja", Y_LOG_MODE_CONSOLE, log_yder_level(lvl), NULL, "starting") != 1)
 		return FORJA_EIO;
 	return 0;
 }

@@ -59,7 +59,7 @@ for sig in TERM INT; do
     sleep 0.05
   done
   [ "$up" = 1 ] && ok || { fail "server did not start for SIG$sig"; cat "$work/log-$sig"; continue; }
-  grep -q "GET /openapi.json 200" "$work/log-$sig" && ok || fail "no access-log line for the request"
+  grep -q '127.0.0.1 "GET /openapi.json" 200' "$work/log-$sig" && ok || fail "no access-log line for the request"
   start=$(date +%s%3N)
   kill -"$sig" "$pid"
   stopped=0

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -30,8 +31,9 @@ struct docker_engine {
 	char *sock_path; /* unix socket, or NULL for tcp */
 	char *base;	 /* "http://localhost" or "http://host:port" */
 	pthread_mutex_t mu;
-	char api[48]; /* negotiated, "" before the first ping; guarded by mu */
-	CURL *ping;   /* reused for pings and short calls, so they pay no setup; guarded */
+	char api[48];	   /* negotiated, "" before the first ping; guarded by mu */
+	CURL *ping;	   /* reused for pings and short calls, so they pay no setup; guarded */
+	unsigned long seq; /* names temporary tags uniquely; guarded by mu */
 };
 
 enum stream_kind { STREAM_BUILD, STREAM_PUSH, STREAM_SHORT };
@@ -701,32 +703,47 @@ out:
  * a commit (about 0.2-0.3 s apiece). So the labels go on in one LABEL step instead: the git
  * build, untagged, then a one-line build FROM its id that carries the tag.
  */
+/* A tag no other build uses, so the intermediate image stays referenced while needed. */
+static void engine__temp_tag(struct docker_engine *e, char *buf, size_t len)
+{
+	unsigned long seq;
+	pthread_mutex_lock(&e->mu);
+	seq = ++e->seq;
+	pthread_mutex_unlock(&e->mu);
+	snprintf(buf, len, "forja-intermediate:%ld-%lu", (long)getpid(), seq);
+}
+
 static int engine__build_labelled(struct docker_engine *e, const char *api,
 				  const struct engine_build_params *p, const struct engine_log *log,
 				  const struct engine_abort *ab, char *image_id, char *err,
 				  size_t errlen)
 {
 	struct engine_build_params first = *p, second = {.tag = p->tag};
-	char base[80], *df = NULL, *tar = NULL;
+	char base[80], tmp[64], *df = NULL, *tar = NULL;
 	size_t tar_len = 0;
 	int rc;
 
-	first.tag = NULL;
+	/*
+	 * Identical builds share one cached image. Tagging it for this build keeps it alive
+	 * until the label step has used it, whatever a concurrent build does with its own tag.
+	 */
+	engine__temp_tag(e, tmp, sizeof(tmp));
+	first.tag = tmp;
 	first.labels = NULL;
 	rc = engine__build_once(e, api, &first, NULL, 0, log, ab, base, err, errlen);
 	if (rc)
-		return rc;
+		goto out;
 	df = engine__label_dockerfile(base, p->labels);
 	tar = df ? engine__tar_one(df, strlen(df), &tar_len) : NULL;
 	if (!tar) {
 		rc = FORJA_ENOMEM;
 		snprintf(err, errlen, "out of memory");
-	} else {
-		rc = engine__build_once(e, api, &second, tar, tar_len, log, ab, image_id, err,
-					errlen);
+		goto out;
 	}
-	if (rc)
-		engine_image_remove(e, base); /* best effort: nothing else refers to it */
+	rc = engine__build_once(e, api, &second, tar, tar_len, log, ab, image_id, err, errlen);
+out:
+	/* only untags: the engine keeps the image while a child or another tag refers to it */
+	engine_image_remove(e, tmp);
 	free(df);
 	free(tar);
 	return rc;

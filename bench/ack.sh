@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Webhook acknowledgement under load: latency (p50/p99) and throughput with wrk over keep-alive
+# connections, for ignored deliveries (a push event: answered at once) and for merged-PR
+# deliveries (signature, payload, manifest read from the local GitHub stand-in, history write,
+# build queued), Forja versus adnanh/webhook. Every request carries a unique X-GitHub-Delivery
+# (bench/ack/delivery.lua); the body and so its signature are fixed.
+# Merged deliveries queue real builds. They point at a git address that accepts and never
+# answers, so a queued build costs a waiting worker and no engine work, and each Forja is
+# stopped right after its runs. adnanh/webhook runs /bin/true as its hook command here (one
+# process per delivery), since thousands of real build scripts would swamp the machine.
+# usage: bench/ack.sh   (env: BENCH_WRK_SECONDS=5 BENCH_WRK_CONNECTIONS=16 BENCH_WRK_THREADS=2
+#                        BENCH_PORT_BASE FORJA_BIN)
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+need_pkgs curl jq git openssl docker-registry webhook wrk busybox-static
+command -v nginx >/dev/null || need_pkgs nginx-light
+forja_build
+state_init
+services_start
+for p in "$PORT_FORJA" "$PORT_WEBHOOK" "$PORT_AUX"; do
+	port_free "$p" || die "port $p is taken (set BENCH_PORT_BASE)"
+done
+tarpit_start "$PORT_AUX"
+repo_init ack
+repo_commit ack 0 "$(e2e_manifest bench-ack 1.0.0)"
+SHA=$REPLY
+pr_payload ack "$SHA" 7 true "git://127.0.0.1:$PORT_AUX" >"$BENCH_STATE/merged.json"
+cp "$BENCH_STATE/merged.json" "$BENCH_STATE/ignored.json" # sent as a push event
+
+"$BENCH_DIR/webhook/hooks.sh" "$BENCH_SECRET" /bin/true "$REG" >"$BENCH_STATE/hooks-true.json"
+
+# run_wrk SYSTEM KIND URL EVENT BODY PID: one wrk run; appends a row to $BENCH_STATE/ack.rows,
+# with the server's CPU time per request (PID's own and its reaped children's).
+run_wrk() {
+	local sys=$1 kind=$2 url=$3 pid=$6 out=$BENCH_STATE/wrk-$1-$2.txt line cpu0 cpu1
+	cpu0=$(cpu_ms "$pid")
+	ACK_BODY_FILE=$5 ACK_SIGNATURE=$(sign "$5") ACK_EVENT=$4 ACK_RUN="$sys$kind$RANDOM" \
+		timeout $((BENCH_WRK_SECONDS + 30)) wrk -t"$BENCH_WRK_THREADS" -c"$BENCH_WRK_CONNECTIONS" \
+		-d"${BENCH_WRK_SECONDS}s" --timeout 10s -s "$BENCH_DIR/ack/delivery.lua" "$url" \
+		>"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+	cpu1=$(cpu_ms "$pid")
+	line=$(grep '^ACK ' "$out") || die "no summary from wrk: $(cat "$out")"
+	# ACK rps=.. p50=.. p99=.. requests=.. non2xx=.. errors=..
+	eval "local ${line#ACK }"
+	echo "$sys $kind $rps $p50 $p99 $requests $non2xx $errors" \
+		"$(awk -v c=$((cpu1 - cpu0)) -v n="$requests" 'BEGIN { printf "%.3f", n ? c / n : 0 }')" \
+		>>"$BENCH_STATE/ack.rows"
+}
+
+# Forja: a fresh instance (empty history) for each kind, stopped right after.
+forja_case() {
+	local kind=$1 event=$2 body=$3 pid
+	forja_start "$PORT_FORJA" "$BENCH_STATE/forja-$kind"
+	pid=$REPLY
+	run_wrk forja "$kind" "http://127.0.0.1:$PORT_FORJA/ciserver/updates" "$event" "$body" "$pid"
+	RSS_AFTER[forja-$kind]=$(rss_kb "$pid")
+	forget_pid "$pid"
+}
+webhook_case() {
+	local kind=$1 event=$2 body=$3 pid
+	webhook_start "$PORT_WEBHOOK" "$BENCH_STATE/hooks-true.json"
+	pid=$REPLY
+	run_wrk webhook "$kind" "http://127.0.0.1:$PORT_WEBHOOK/hooks/ci" "$event" "$body" "$pid"
+	RSS_AFTER[webhook-$kind]=$(rss_kb "$pid")
+	forget_pid "$pid"
+}
+declare -A RSS_AFTER
+forja_case ignored push "$BENCH_STATE/ignored.json"
+webhook_case ignored push "$BENCH_STATE/ignored.json"
+webhook_case merged pull_request "$BENCH_STATE/merged.json"
+forja_case merged pull_request "$BENCH_STATE/merged.json"
+
+echo "## Webhook acknowledgement under load: wrk -t$BENCH_WRK_THREADS -c$BENCH_WRK_CONNECTIONS -d${BENCH_WRK_SECONDS}s, keep-alive"
+echo
+machine
+echo "Unique X-GitHub-Delivery per request, fixed signed body; wrk shares the CPUs with the server."
+echo "Merged deliveries: Forja reads the manifest from a local static GitHub stand-in (nginx),"
+echo "records the delivery and queues a build whose clone never answers (no engine work), and is"
+echo "stopped right after; adnanh/webhook runs /bin/true per delivery. CPU per request counts the
+server process and the children it reaped (webhook's /bin/true), from /proc/PID/stat."
+echo
+table_row "server" "deliveries" "requests/s" "p50 ms" "p99 ms" "requests" "non-2xx" "socket errors" "server CPU ms / request" "requests/s Forja / webhook"
+table_row "---" "---" "---:" "---:" "---:" "---:" "---:" "---:" "---:" "---:"
+rps_of() { awk -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$BENCH_STATE/ack.rows"; }
+while read -r sys kind rps p50 p99 requests non2xx errors cpu; do
+	r=""
+	[ "$sys" = forja ] && r=$(ratio "$rps" "$(rps_of webhook "$kind")")
+	name="Forja"
+	[ "$sys" = webhook ] && name="adnanh/webhook"
+	table_row "$name" "$kind" "$rps" "$p50" "$p99" "$requests" "$non2xx" "$errors" "$cpu" "$r"
+done < <(sort -k2,2 -k1,1 "$BENCH_STATE/ack.rows")
+echo
+echo "Resident memory right after each run (MiB): Forja ignored $(mib "${RSS_AFTER[forja-ignored]}")," \
+	"merged $(mib "${RSS_AFTER[forja-merged]}"); webhook ignored $(mib "${RSS_AFTER[webhook-ignored]}")," \
+	"merged $(mib "${RSS_AFTER[webhook-merged]}")."

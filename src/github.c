@@ -44,6 +44,10 @@ struct github {
 	atomic_bool abort_posts; /* the drain time is over: abandon the current post */
 	bool thread_started;
 	pthread_t thread;
+
+	/* connections, DNS and TLS sessions reused across requests and threads */
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 };
 
 static void job_free(struct status_job *j)
@@ -166,6 +170,35 @@ static int abort_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return atomic_load(&gh->abort_posts) ? 1 : 0;
 }
 
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+	struct github *gh = ud;
+	pthread_mutex_lock(&gh->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+	struct github *gh = ud;
+	pthread_mutex_unlock(&gh->share_locks[data]);
+}
+
+/* Every delivery reads GitHub: without this each one paid a new TCP and TLS handshake. */
+static int share_init(struct github *gh)
+{
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&gh->share_locks[i], NULL);
+	gh->share = curl_share_init();
+	if (!gh->share)
+		return FORJA_ENOMEM;
+	curl_share_setopt(gh->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(gh->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(gh->share, CURLSHOPT_USERDATA, gh);
+	curl_share_setopt(gh->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(gh->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(gh->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	return 0;
+}
+
 /* A curl handle with the headers GitHub wants; *HDRS owned by the caller. */
 static CURL *request_new(struct github *gh, const char *url, const char *accept,
 			 struct curl_slist **hdrs)
@@ -190,6 +223,7 @@ static CURL *request_new(struct github *gh, const char *url, const char *accept,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, gh->timeout_s);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_SHARE, gh->share);
 	return c;
 }
 
@@ -363,6 +397,9 @@ int github_new(const struct github_opts *opts, struct github **out)
 	rc = hosts_init(gh, opts->allowed_hosts);
 	if (rc)
 		goto fail;
+	rc = share_init(gh);
+	if (rc)
+		goto fail;
 	if (pthread_create(&gh->thread, NULL, status_thread, gh) != 0) {
 		rc = FORJA_ENOMEM;
 		goto fail;
@@ -402,6 +439,12 @@ void github_free(struct github *gh)
 	pthread_mutex_destroy(&gh->lock);
 	pthread_cond_destroy(&gh->cond);
 	pthread_cond_destroy(&gh->drained);
+	/* after the status thread: no handle uses the share any more */
+	if (gh->share) {
+		curl_share_cleanup(gh->share);
+		for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+			pthread_mutex_destroy(&gh->share_locks[i]);
+	}
 	free(gh->api_url);
 	free(gh->token);
 	free(gh->public_url);

@@ -40,6 +40,9 @@ struct build_queue {
 	struct queue_observer observers[QUEUE_MAX_OBSERVERS];
 	int nobservers;
 	pthread_mutex_t mu;
+	/* one push at a time: the duplicate check, the "queued" notification and the insert
+	 * must not interleave with another push of the same build */
+	pthread_mutex_t push_mu;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC; work arrived, a worker became idle, stop */
 	struct pending *head, *tail;
 	int npending;
@@ -82,6 +85,7 @@ int queue_new(const struct queue_opts *opts, struct build_queue **out)
 	}
 	q->opts = *opts;
 	pthread_mutex_init(&q->mu, NULL);
+	pthread_mutex_init(&q->push_mu, NULL);
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -360,14 +364,17 @@ static int push_build(struct build_queue *q, const struct build *b)
 		free(p);
 		return FORJA_ENOMEM;
 	}
+	pthread_mutex_lock(&q->push_mu);
 	pthread_mutex_lock(&q->mu);
 	int dup = is_pending(q, b->id) || running_worker(q, b->id) != NULL;
 	pthread_mutex_unlock(&q->mu);
 	if (dup) {
+		pthread_mutex_unlock(&q->push_mu);
 		free(p->service);
 		free(p);
 		return 0;
 	}
+	/* before a worker can see it, so observers hear "queued" before "running" */
 	notify(q, b);
 	pthread_mutex_lock(&q->mu);
 	if (q->tail != NULL)
@@ -378,6 +385,7 @@ static int push_build(struct build_queue *q, const struct build *b)
 	q->npending++;
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->mu);
+	pthread_mutex_unlock(&q->push_mu);
 	return 0;
 }
 
@@ -570,6 +578,7 @@ void queue_free(struct build_queue *q)
 	}
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->mu);
+	pthread_mutex_destroy(&q->push_mu);
 	free(q->workers);
 	free(q);
 }

@@ -523,6 +523,84 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 }
 END_TEST
 
+struct push_race {
+	struct build_queue *q;
+	int64_t id;
+	pthread_barrier_t *go;
+};
+
+static void *push_racer(void *arg)
+{
+	struct push_race *r = arg;
+	pthread_barrier_wait(r->go);
+	/* a push that arrives once a worker has started it is refused as a conflict */
+	int rc = queue_push(r->q, r->id);
+	ck_assert_msg(rc == 0 || rc == FORJA_ECONFLICT, "queue_push: %d", rc);
+	return NULL;
+}
+
+START_TEST(concurrent_pushes_queue_a_build_once)
+{
+	enum { RACERS = 8 };
+	char dir[256], buf[256];
+	snprintf(dir, sizeof(dir), "/tmp/forja-pushrace-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	struct store *st = NULL;
+	struct build_logs *logs = NULL;
+	struct docker_engine *engine = NULL;
+	ck_assert_int_eq(store_open(dir, &st), 0);
+	ck_assert_int_eq(build_logs_open(dir, NULL, 1 << 20, &logs), 0);
+	ck_assert_int_eq(engine_new(testenv_need("DOCKER_HOST"), &engine), 0);
+	struct builder_env benv = {.engine = engine,
+				   .registry_host = testenv_need("FORJA_TEST_REGISTRY")};
+	struct seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct queue_opts qo = {.store = st,
+				.logs = logs,
+				.env = &benv,
+				.workers = 2,
+				.timeout_s = 60,
+				.max_attempts = 3};
+	struct build_queue *q = NULL;
+	ck_assert_int_eq(queue_new(&qo, &q), 0);
+	struct queue_observer obs = {on_change, &seen};
+	ck_assert_int_eq(queue_observe(q, &obs), 0);
+	ck_assert_int_eq(queue_start(q), 0);
+
+	/* nothing answers on port 1: the build fails fast, once */
+	struct build *b = build_new();
+	b->service = strdup("qsvc-race");
+	b->version = strdup("1");
+	b->ref = strdup("main");
+	b->clone_url = strdup("git://127.0.0.1:1/none.git");
+	ck_assert_int_eq(store_build_insert(st, b), 0);
+	int64_t id = b->id;
+	build_free(b);
+
+	pthread_barrier_t go;
+	pthread_t th[RACERS];
+	struct push_race race = {q, id, &go};
+	pthread_barrier_init(&go, NULL, RACERS);
+	for (int i = 0; i < RACERS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, push_racer, &race), 0);
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+
+	struct build *x = wait_status(st, id, 1, 0, 60);
+	ck_assert_int_eq(x->status, BUILD_FAILED);
+	ck_assert_int_eq(x->attempts, 1);
+	build_free(x);
+	queue_free(q);
+	ck_assert_str_eq(seen_for(&seen, id, buf, sizeof(buf)), "queued,running,failed");
+	engine_free(engine);
+	build_logs_close(logs);
+	store_close(st);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
@@ -534,6 +612,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, follow_streams_lines_before_the_end);
 	tcase_add_test(tc, restart_after_kill_runs_everything_once);
 	tcase_add_test(tc, observers_see_every_change_and_given_up_builds);
+	tcase_add_test(tc, concurrent_pushes_queue_a_build_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -56,45 +56,6 @@ void build_array_free(struct build **arr, size_t n)
 	free(arr);
 }
 
-/* Copies SRC into *DST; a NULL source stays NULL. Returns 0 or FORJA_ENOMEM. */
-static int dup_str(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (src == NULL)
-		return 0;
-	*dst = strdup(src);
-	return *dst == NULL ? FORJA_ENOMEM : 0;
-}
-
-struct build *build_dup(const struct build *b)
-{
-	struct build *c = build_new();
-	if (c == NULL)
-		return NULL;
-	*c = *b;
-	int rc = 0;
-	rc |= dup_str(&c->service, b->service);
-	rc |= dup_str(&c->version, b->version);
-	rc |= dup_str(&c->type, b->type);
-	rc |= dup_str(&c->image, b->image);
-	rc |= dup_str(&c->digest, b->digest);
-	rc |= dup_str(&c->repository, b->repository);
-	rc |= dup_str(&c->clone_url, b->clone_url);
-	rc |= dup_str(&c->commit, b->commit);
-	rc |= dup_str(&c->ref, b->ref);
-	rc |= dup_str(&c->context, b->context);
-	rc |= dup_str(&c->dockerfile, b->dockerfile);
-	rc |= dup_str(&c->build_args, b->build_args);
-	rc |= dup_str(&c->branch, b->branch);
-	rc |= dup_str(&c->delivery_id, b->delivery_id);
-	rc |= dup_str(&c->error, b->error);
-	if (rc != 0) {
-		build_free(c);
-		return NULL;
-	}
-	return c;
-}
-
 const char *build_status_name(enum build_status s)
 {
 	if ((unsigned)s >= sizeof(status_names) / sizeof(status_names[0]))
@@ -125,19 +86,6 @@ const char *build_trigger_name(enum build_trigger t)
 	if ((unsigned)t >= sizeof(trigger_names) / sizeof(trigger_names[0]))
 		return "unknown";
 	return trigger_names[t];
-}
-
-int build_trigger_parse(const char *name, enum build_trigger *out)
-{
-	if (name == NULL)
-		return FORJA_EINVAL;
-	for (size_t i = 0; i < sizeof(trigger_names) / sizeof(trigger_names[0]); i++) {
-		if (strcmp(name, trigger_names[i]) == 0) {
-			*out = (enum build_trigger)i;
-			return 0;
-		}
-	}
-	return FORJA_EINVAL;
 }
 
 void build_time_format(int64_t ms, char *buf, size_t len)

@@ -1,5 +1,6 @@
 /* A build: one service:version image built from one commit, as recorded in the history.
- * Shared by the queue, the store, the webhook and the REST edge; JSON form matches openapi Build. */
+ * Shared by the queue, the store, the webhook and the REST edge; JSON form matches openapi Build.
+ */
 #ifndef FORJA_BUILD_H
 #define FORJA_BUILD_H
 
@@ -21,22 +22,22 @@ struct build {
 	int64_t id;
 	char *service;
 	char *version;
-	char *type;        /* "docker" (as the user spelled it) */
-	char *image;       /* registry/service:version, set when queued */
-	char *digest;      /* sha256:..., set on success */
+	char *type;   /* "docker" (as the user spelled it) */
+	char *image;  /* registry/service:version, set when queued */
+	char *digest; /* sha256:..., set on success */
 	enum build_trigger trigger;
-	char *repository;  /* owner/name for webhooks, else the git URL */
-	char *clone_url;   /* git URL the engine clones */
-	char *commit;      /* 40-hex sha the build is pinned to, when known */
-	char *ref;         /* ref the user asked for (branch, tag or sha) */
-	char *context;     /* directory inside the repository; "" = root */
-	char *dockerfile;  /* path relative to the context; NULL = "Dockerfile" */
-	char *build_args;  /* JSON object text, or NULL */
+	char *repository;     /* owner/name for webhooks, else the git URL */
+	char *clone_url;      /* git URL the engine clones */
+	char *commit;	      /* 40-hex sha the build is pinned to, when known */
+	char *ref;	      /* ref the user asked for (branch, tag or sha) */
+	char *context;	      /* directory inside the repository; "" = root */
+	char *dockerfile;     /* path relative to the context; NULL = "Dockerfile" */
+	char *build_args;     /* JSON object text, or NULL */
 	int64_t pull_request; /* 0 = none */
 	char *branch;
 	char *delivery_id;
 	enum build_status status;
-	int64_t created_at;  /* unix milliseconds; 0 = not yet */
+	int64_t created_at; /* unix milliseconds; 0 = not yet */
 	int64_t started_at;
 	int64_t finished_at;
 	char *error;
@@ -49,15 +50,12 @@ struct build *build_new(void);
 void build_free(struct build *b);
 /* Releases an array of N builds and the array itself. */
 void build_array_free(struct build **arr, size_t n);
-/* Deep copy; NULL on ENOMEM. */
-struct build *build_dup(const struct build *b);
 
 const char *build_status_name(enum build_status s);
 /* Parses "queued", "running", ...; 0 or FORJA_EINVAL. */
 int build_status_parse(const char *name, enum build_status *out);
 bool build_status_is_final(enum build_status s);
 const char *build_trigger_name(enum build_trigger t);
-int build_trigger_parse(const char *name, enum build_trigger *out);
 
 /* Formats unix milliseconds as RFC 3339 UTC ("2026-11-22T00:41:01Z") into BUF (>= 32 bytes). */
 void build_time_format(int64_t ms, char *buf, size_t len);

@@ -10,6 +10,8 @@ STATE=$ROOT/.forja
 DOCKER_SOCK=/var/run/docker.sock
 REGISTRY=${FORJA_REGISTRY:-127.0.0.1:5000}
 mkdir -p "$STATE"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 pids=()
 
 cleanup() {
@@ -23,13 +25,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
 docker_ready() { [ "$(curl -s --max-time 2 --unix-socket "$DOCKER_SOCK" http://localhost/_ping)" = OK ]; }
 registry_ready() { curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://$REGISTRY/v2/" | grep -qE '200|401'; }
 

@@ -9,31 +9,14 @@ cmd=${1:?usage: $0 start|stop STATE_DIR}
 STATE=${2:?usage: $0 start|stop STATE_DIR}
 DOCKER_SOCK=${DOCKER_SOCK:-/var/run/docker.sock}
 mkdir -p "$STATE"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 ms_now() { date +%s%3N; }
 
-# wait_until SECONDS CMD... : 0 when CMD succeeds, 1 on timeout (polls, never a fixed sleep)
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.05
-  done
-}
-
 docker_ready() { [ "$(curl -s --max-time 2 --unix-socket "$DOCKER_SOCK" http://localhost/_ping)" = OK ]; }
 http_ready() { curl -fs --max-time 2 -o /dev/null "$1"; }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 git_ready() { git ls-remote "git://127.0.0.1:$1/ready.git" >/dev/null 2>&1; }
-
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 20000 ))
-    if port_free "$p"; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
 # stop_pid NAME PIDFILE: SIGTERM, wait, SIGKILL after 30 s
 stop_pid() {

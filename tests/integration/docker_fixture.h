@@ -66,19 +66,6 @@ struct testreg {
 	unsigned port;
 };
 
-static inline unsigned fx_free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static inline int64_t fx_now_ms(void)
 {
 	return engine_monotonic_ms();
@@ -105,7 +92,7 @@ static inline void testreg_start(struct testreg *r, const char *user, const char
 	memset(r, 0, sizeof(*r));
 	snprintf(r->dir, sizeof(r->dir), "/tmp/forja-reg-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(r->dir));
-	r->port = fx_free_port();
+	r->port = testenv_free_port();
 	snprintf(r->host, sizeof(r->host), "127.0.0.1:%u", r->port);
 	snprintf(r->url, sizeof(r->url), "%s://127.0.0.1:%u", tls ? "https" : "http", r->port);
 	if (user) {

@@ -275,17 +275,6 @@ static void run(const char *cmd)
 	ck_assert_msg(rc == 0, "command failed (%d): %s", rc, cmd);
 }
 
-static unsigned free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* Keeps the Location header of a response (the upload URL of a blob). */
 static size_t keep_location(char *line, size_t size, size_t n, void *ud)
 {
@@ -355,7 +344,7 @@ static void private_registry_start(struct private_registry *pr)
 	    pr->dir);
 	run(cmd);
 	snprintf(pr->ca, sizeof(pr->ca), "%s/cert.pem", pr->dir);
-	pr->port = free_port();
+	pr->port = testenv_free_port();
 	snprintf(cfg, sizeof(cfg),
 		 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
 		 "storage:\n  filesystem:\n    rootdirectory: %s/data\n"

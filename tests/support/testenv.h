@@ -23,7 +23,7 @@ struct testenv {
 	struct app app;
 	struct server *server;
 	unsigned port;
-	char base_url[64];        /* http://127.0.0.1:PORT */
+	char base_url[64]; /* http://127.0.0.1:PORT */
 };
 
 /*
@@ -34,22 +34,25 @@ struct testenv {
 void testenv_start(struct testenv *t, const char *const *args);
 void testenv_stop(struct testenv *t);
 
+/* A loopback TCP port nothing listens on right now (the kernel picks it). */
+unsigned testenv_free_port(void);
+
 /* The environment variable NAME, or aborts the test saying the test command must set it. */
 const char *testenv_need(const char *name);
 
 struct http_resp {
 	long status;
-	char *body;           /* NUL terminated */
+	char *body; /* NUL terminated */
 	size_t len;
-	char *headers;        /* raw response headers, NUL terminated */
+	char *headers; /* raw response headers, NUL terminated */
 };
 
 /*
  * One request. HEADERS is a NULL-terminated list of "Name: value" (or NULL); BODY may be
  * NULL. Returns 0 or -1 when no answer came. Release OUT with http_resp_free().
  */
-int http_request(const char *method, const char *url, const char *const *headers,
-		 const char *body, size_t len, struct http_resp *out);
+int http_request(const char *method, const char *url, const char *const *headers, const char *body,
+		 size_t len, struct http_resp *out);
 void http_resp_free(struct http_resp *r);
 /* Value of response header NAME (case-insensitive), malloc'd (free()), or NULL. */
 char *http_resp_header(const struct http_resp *r, const char *name);

@@ -234,11 +234,14 @@ static void finish(struct build_queue *q, int64_t id, enum build_status st, cons
 	else
 		build_logs_appendf(q->opts.logs, id, "forja: build %s: %s", build_status_name(st),
 				   err);
-	/* The log ends before the status turns final, so a follower that sees the final status
-	 * has every line already. */
-	build_logs_end(q->opts.logs, id);
+	/*
+	 * Every line is written before the status turns final (a follower that sees the final
+	 * status reads to the end), and the status is final before the log ends (a client whose
+	 * follow stream ended reads the final status).
+	 */
 	int rc = store_build_finish(q->opts.store, id, st, digest,
 				    st == BUILD_SUCCEEDED ? NULL : err, build_now_ms());
+	build_logs_end(q->opts.logs, id);
 	if (rc != 0) {
 		log_error("cannot record the end of build %" PRId64 ": %s", id, forja_strerror(rc));
 		return;
@@ -499,9 +502,10 @@ static int cancel_in_store(struct build_queue *q, int64_t id)
 	if (build_status_is_final(st))
 		return FORJA_ECONFLICT;
 	build_logs_appendf(q->opts.logs, id, "forja: build cancelled: cancelled on request");
-	build_logs_end(q->opts.logs, id);
+	/* same order as finish(): lines, then the final status, then the end of the log */
 	rc = store_build_finish(q->opts.store, id, BUILD_CANCELLED, NULL, "cancelled on request",
 				build_now_ms());
+	build_logs_end(q->opts.logs, id);
 	if (rc == 0)
 		notify_id(q, id);
 	return rc;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynbuf.h"
+
 /* Longest text kept on a badge, in code points: a badge is a one-liner. */
 #define BADGE_MAX_CHARS 256
 #define BADGE_PAD	5
@@ -23,41 +25,11 @@ static const unsigned short verdana_units[95] = {
     1276, 1276, 874,  1067, 807,  1296, 1212, 1676, 1212, 1212, 1076, 1300, 930,  1300, 1676,
 };
 
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool failed;
-};
-
-static void sbuf_put(struct sbuf *s, const char *data, size_t n)
-{
-	if (s->failed)
-		return;
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 2048; /* one allocation for a whole badge */
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		char *p = realloc(s->p, cap);
-		if (!p) {
-			s->failed = true;
-			return;
-		}
-		s->p = p;
-		s->cap = cap;
-	}
-	memcpy(s->p + s->len, data, n);
-	s->len += n;
-	s->p[s->len] = '\0';
-}
-
-static void sbuf_str(struct sbuf *s, const char *str)
-{
-	sbuf_put(s, str, strlen(str));
-}
+/* Bounds a whole badge: labels and messages are short, the SVG around them is fixed. */
+#define BADGE_BUF_MAX (256 * 1024)
 
 /* Decimal N: the badge's numbers, without printf's cost on the hottest endpoint. */
-static void sbuf_uint(struct sbuf *s, unsigned n)
+static void add_uint(struct dynbuf *s, unsigned n)
 {
 	char tmp[16];
 	size_t i = sizeof(tmp);
@@ -65,7 +37,7 @@ static void sbuf_uint(struct sbuf *s, unsigned n)
 		tmp[--i] = (char)('0' + n % 10);
 		n /= 10;
 	} while (n);
-	sbuf_put(s, tmp + i, sizeof(tmp) - i);
+	dynbuf_add(s, tmp + i, sizeof(tmp) - i);
 }
 
 /*
@@ -139,7 +111,7 @@ static unsigned cp_xml(unsigned cp)
 }
 
 /* TEXT as clean UTF-8: controls dropped, bad bytes replaced, at most BADGE_MAX_CHARS. */
-static void text_clean(struct sbuf *out, const char *text)
+static void text_clean(struct dynbuf *out, const char *text)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t n = strlen(text), i = 0, chars = 0;
@@ -150,24 +122,23 @@ static void text_clean(struct sbuf *out, const char *text)
 		if (cp_dropped(cp))
 			continue;
 		char enc[4];
-		sbuf_put(out, enc, utf8_put(cp_xml(cp), enc));
+		dynbuf_add(out, enc, utf8_put(cp_xml(cp), enc));
 		chars++;
 	}
-	if (!out->p)
-		sbuf_put(out, "", 0);
+	dynbuf_add(out, "", 0); /* an empty text is "" too */
 }
 
 /* Escapes clean TEXT for an XML attribute or element. */
-static void xml_escape(struct sbuf *out, const char *text)
+static void xml_escape(struct dynbuf *out, const char *text)
 {
 	for (const char *p = text; *p; p++) {
 		switch (*p) {
-		case '&': sbuf_str(out, "&amp;"); break;
-		case '<': sbuf_str(out, "&lt;"); break;
-		case '>': sbuf_str(out, "&gt;"); break;
-		case '"': sbuf_str(out, "&quot;"); break;
-		case '\'': sbuf_str(out, "&#39;"); break;
-		default: sbuf_put(out, p, 1);
+		case '&': dynbuf_add_str(out, "&amp;"); break;
+		case '<': dynbuf_add_str(out, "&lt;"); break;
+		case '>': dynbuf_add_str(out, "&gt;"); break;
+		case '"': dynbuf_add_str(out, "&quot;"); break;
+		case '\'': dynbuf_add_str(out, "&#39;"); break;
+		default: dynbuf_add(out, p, 1);
 		}
 	}
 }
@@ -236,100 +207,108 @@ static bool color_is_light(const char *c)
 	return (r * 299 + g * 587 + b * 114) >= 690u * 255u;
 }
 
-static void svg_text(struct sbuf *s, unsigned x10, unsigned len10, const char *esc, bool light)
+static void svg_text(struct dynbuf *s, unsigned x10, unsigned len10, const char *esc, bool light)
 {
-	sbuf_str(s, "<text aria-hidden=\"true\" x=\"");
-	sbuf_uint(s, x10);
-	sbuf_str(s, light ? "\" y=\"150\" fill=\"#ccc\"" : "\" y=\"150\" fill=\"#010101\"");
-	sbuf_str(s, " fill-opacity=\".3\" transform=\"scale(.1)\" textLength=\"");
-	sbuf_uint(s, len10);
-	sbuf_str(s, "\">");
-	sbuf_str(s, esc);
-	sbuf_str(s, "</text><text x=\"");
-	sbuf_uint(s, x10);
-	sbuf_str(s, "\" y=\"140\" transform=\"scale(.1)\" fill=\"");
-	sbuf_str(s, light ? "#333" : "#fff");
-	sbuf_str(s, "\" textLength=\"");
-	sbuf_uint(s, len10);
-	sbuf_str(s, "\">");
-	sbuf_str(s, esc);
-	sbuf_str(s, "</text>");
+	dynbuf_add_str(s, "<text aria-hidden=\"true\" x=\"");
+	add_uint(s, x10);
+	dynbuf_add_str(s, light ? "\" y=\"150\" fill=\"#ccc\"" : "\" y=\"150\" fill=\"#010101\"");
+	dynbuf_add_str(s, " fill-opacity=\".3\" transform=\"scale(.1)\" textLength=\"");
+	add_uint(s, len10);
+	dynbuf_add_str(s, "\">");
+	dynbuf_add_str(s, esc);
+	dynbuf_add_str(s, "</text><text x=\"");
+	add_uint(s, x10);
+	dynbuf_add_str(s, "\" y=\"140\" transform=\"scale(.1)\" fill=\"");
+	dynbuf_add_str(s, light ? "#333" : "#fff");
+	dynbuf_add_str(s, "\" textLength=\"");
+	add_uint(s, len10);
+	dynbuf_add_str(s, "\">");
+	dynbuf_add_str(s, esc);
+	dynbuf_add_str(s, "</text>");
 }
 
 /* Background of a badge W wide: label part LW (grey), message part MW in COLOR, rounded. */
-static void svg_frame(struct sbuf *s, unsigned w, unsigned lw, unsigned mw, const char *color)
+static void svg_frame(struct dynbuf *s, unsigned w, unsigned lw, unsigned mw, const char *color)
 {
-	sbuf_str(s, "</title><linearGradient id=\"s\" x2=\"0\" y2=\"100%\"><stop offset=\"0\" "
-		    "stop-color=\"#bbb\" stop-opacity=\".1\"/><stop offset=\"1\" "
-		    "stop-opacity=\".1\"/></linearGradient><clipPath id=\"r\"><rect width=\"");
-	sbuf_uint(s, w);
-	sbuf_str(s, "\" height=\"20\" rx=\"3\" fill=\"#fff\"/></clipPath>"
-		    "<g clip-path=\"url(#r)\"><rect width=\"");
-	sbuf_uint(s, lw);
-	sbuf_str(s, "\" height=\"20\" fill=\"#555\"/><rect x=\"");
-	sbuf_uint(s, lw);
-	sbuf_str(s, "\" width=\"");
-	sbuf_uint(s, mw);
-	sbuf_str(s, "\" height=\"20\" fill=\"");
-	sbuf_str(s, color);
-	sbuf_str(s, "\"/><rect width=\"");
-	sbuf_uint(s, w);
-	sbuf_str(s, "\" height=\"20\" fill=\"url(#s)\"/></g>");
+	dynbuf_add_str(s,
+		       "</title><linearGradient id=\"s\" x2=\"0\" y2=\"100%\"><stop offset=\"0\" "
+		       "stop-color=\"#bbb\" stop-opacity=\".1\"/><stop offset=\"1\" "
+		       "stop-opacity=\".1\"/></linearGradient><clipPath id=\"r\"><rect width=\"");
+	add_uint(s, w);
+	dynbuf_add_str(s, "\" height=\"20\" rx=\"3\" fill=\"#fff\"/></clipPath>"
+			  "<g clip-path=\"url(#r)\"><rect width=\"");
+	add_uint(s, lw);
+	dynbuf_add_str(s, "\" height=\"20\" fill=\"#555\"/><rect x=\"");
+	add_uint(s, lw);
+	dynbuf_add_str(s, "\" width=\"");
+	add_uint(s, mw);
+	dynbuf_add_str(s, "\" height=\"20\" fill=\"");
+	dynbuf_add_str(s, color);
+	dynbuf_add_str(s, "\"/><rect width=\"");
+	add_uint(s, w);
+	dynbuf_add_str(s, "\" height=\"20\" fill=\"url(#s)\"/></g>");
 }
 
-static void svg_write(struct sbuf *s, const char *label, const char *message, const char *color)
+static void svg_write(struct dynbuf *s, const char *label, const char *message, const char *color)
 {
-	struct sbuf el = {0}, em = {0};
+	struct dynbuf el, em;
+
+	dynbuf_init(&el, BADGE_BUF_MAX);
+	dynbuf_init(&em, BADGE_BUF_MAX);
 	xml_escape(&el, label);
 	xml_escape(&em, message);
-	sbuf_put(&el, "", 0);
-	sbuf_put(&em, "", 0);
+	dynbuf_add(&el, "", 0);
+	dynbuf_add(&em, "", 0);
 	if (el.failed || em.failed) {
-		s->failed = true;
+		s->failed = el.failed ? el.failed : em.failed;
 		goto out;
 	}
 	unsigned lt = text_px(label), mt = text_px(message);
 	unsigned lw = lt + 2 * BADGE_PAD, mw = mt + 2 * BADGE_PAD, w = lw + mw;
 	bool light = color_is_light(color);
 
-	sbuf_str(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"");
-	sbuf_uint(s, w);
-	sbuf_str(s, "\" height=\"20\" role=\"img\" aria-label=\"");
-	sbuf_str(s, el.p);
-	sbuf_str(s, ": ");
-	sbuf_str(s, em.p);
-	sbuf_str(s, "\"><title>");
-	sbuf_str(s, el.p);
-	sbuf_str(s, ": ");
-	sbuf_str(s, em.p);
+	dynbuf_add_str(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"");
+	add_uint(s, w);
+	dynbuf_add_str(s, "\" height=\"20\" role=\"img\" aria-label=\"");
+	dynbuf_add_str(s, el.buf);
+	dynbuf_add_str(s, ": ");
+	dynbuf_add_str(s, em.buf);
+	dynbuf_add_str(s, "\"><title>");
+	dynbuf_add_str(s, el.buf);
+	dynbuf_add_str(s, ": ");
+	dynbuf_add_str(s, em.buf);
 	svg_frame(s, w, lw, mw, color);
-	sbuf_str(s, "<g fill=\"#fff\" text-anchor=\"middle\" "
-		    "font-family=\"Verdana,Geneva,DejaVu Sans,sans-serif\" "
-		    "text-rendering=\"geometricPrecision\" font-size=\"110\">");
-	svg_text(s, (BADGE_PAD * 2 + lt) * 5, lt * 10, el.p, false);
-	svg_text(s, lw * 10 + (BADGE_PAD * 2 + mt) * 5, mt * 10, em.p, light);
-	sbuf_str(s, "</g></svg>");
+	dynbuf_add_str(s, "<g fill=\"#fff\" text-anchor=\"middle\" "
+			  "font-family=\"Verdana,Geneva,DejaVu Sans,sans-serif\" "
+			  "text-rendering=\"geometricPrecision\" font-size=\"110\">");
+	svg_text(s, (BADGE_PAD * 2 + lt) * 5, lt * 10, el.buf, false);
+	svg_text(s, lw * 10 + (BADGE_PAD * 2 + mt) * 5, mt * 10, em.buf, light);
+	dynbuf_add_str(s, "</g></svg>");
 out:
-	free(el.p);
-	free(em.p);
+	dynbuf_free(&el);
+	dynbuf_free(&em);
 }
 
 char *badge_render(const char *label, const char *message, const char *color)
 {
-	struct sbuf cl = {0}, cm = {0}, svg = {0};
+	struct dynbuf cl, cm, svg;
+
+	dynbuf_init(&cl, BADGE_BUF_MAX);
+	dynbuf_init(&cm, BADGE_BUF_MAX);
+	dynbuf_init(&svg, BADGE_BUF_MAX);
 	text_clean(&cl, label ? label : "");
 	text_clean(&cm, message ? message : "");
 	if (cl.failed || cm.failed)
 		goto out;
-	svg_write(&svg, cl.p, cm.p, color_valid(color) ? color : BADGE_COLOR_UNKNOWN);
+	svg_write(&svg, cl.buf, cm.buf, color_valid(color) ? color : BADGE_COLOR_UNKNOWN);
 out:
-	free(cl.p);
-	free(cm.p);
+	dynbuf_free(&cl);
+	dynbuf_free(&cm);
 	if (svg.failed || cl.failed || cm.failed) {
-		free(svg.p);
+		dynbuf_free(&svg);
 		return NULL;
 	}
-	return svg.p;
+	return dynbuf_take(&svg);
 }
 
 char *badge_render_build(const struct build *b, const char *label)

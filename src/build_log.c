@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "errors.h"
 #include "log.h"
 
@@ -374,14 +375,7 @@ long build_logs_read(struct build_logs *logs, int64_t id, uint64_t offset, char 
 
 void build_logs_wait(struct build_logs *logs, int64_t id, uint64_t offset, int timeout_ms)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = deadline_timespec_in(timeout_ms);
 	pthread_mutex_lock(&logs->mu);
 	for (;;) {
 		struct log_entry *e = entry_find(logs, id);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dynbuf.h"
 #include "errors.h"
 #include "log.h"
 
@@ -140,30 +141,6 @@ bool github_url_allowed(const struct github *gh, const char *url)
 	return ok;
 }
 
-struct buf {
-	char *data;
-	size_t len, max;
-	bool too_big;
-};
-
-static size_t buf_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-	size_t n = size * nmemb;
-	if (b->len + n > b->max) {
-		b->too_big = true;
-		return 0;
-	}
-	char *p = realloc(b->data, b->len + n + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->len, ptr, n);
-	b->len += n;
-	p[b->len] = '\0';
-	b->data = p;
-	return n;
-}
-
 static int abort_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	const struct github *gh = ud;
@@ -253,11 +230,12 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 {
 	char epath[1024], url[2048];
 	struct curl_slist *hdrs = NULL;
-	struct buf b = {.max = GITHUB_MAX_FILE};
+	struct dynbuf b;
 	long status = 0;
 	int rc;
 	*body = NULL;
 	*len = 0;
+	dynbuf_init(&b, GITHUB_MAX_FILE);
 	if (!gh || !full_name || !path || !ref) {
 		snprintf(err, errlen, "no GitHub client");
 		return FORJA_EINVAL;
@@ -278,12 +256,12 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 		curl_slist_free_all(hdrs);
 		return FORJA_ENOMEM;
 	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dynbuf_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	CURLcode cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
-		if (b.too_big) {
+		if (b.failed == FORJA_ETOOBIG) {
 			snprintf(err, errlen, "%s is larger than %zu bytes", path, GITHUB_MAX_FILE);
 			rc = FORJA_ETOOBIG;
 		} else {
@@ -292,9 +270,8 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 			rc = FORJA_EUNAVAILABLE;
 		}
 	} else if (status == 200) {
-		*body = b.data ? b.data : strdup("");
 		*len = b.len;
-		b.data = NULL;
+		*body = dynbuf_take(&b);
 		rc = *body ? 0 : FORJA_ENOMEM;
 	} else if (status == 404) {
 		snprintf(err, errlen, "%s not found", path);
@@ -303,7 +280,7 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 		snprintf(err, errlen, "GitHub answered %ld for %s", status, path);
 		rc = status == 401 || status == 403 ? FORJA_EAUTH : FORJA_EUPSTREAM;
 	}
-	free(b.data);
+	dynbuf_free(&b);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	return rc;
@@ -312,9 +289,11 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 static void status_post(struct github *gh, const struct status_job *j)
 {
 	struct curl_slist *hdrs = NULL;
-	struct buf b = {.max = 64 * 1024};
+	struct dynbuf b;
 	long status = 0;
 	CURL *c = request_new(gh, j->url, "application/vnd.github+json", &hdrs);
+
+	dynbuf_init(&b, 64 * 1024);
 	if (!c) {
 		curl_slist_free_all(hdrs);
 		log_error("posting a commit status failed: out of memory");
@@ -323,7 +302,7 @@ static void status_post(struct github *gh, const struct status_job *j)
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dynbuf_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_progress);
@@ -336,7 +315,7 @@ static void status_post(struct github *gh, const struct status_job *j)
 	else if (status != 201 && status != 200)
 		log_error("posting a commit status to %s failed: GitHub answered %ld", j->url,
 			  status);
-	free(b.data);
+	dynbuf_free(&b);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 }

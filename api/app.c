@@ -102,8 +102,13 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 			 cfg->data_dir, forja_strerror(rc));
 		return rc;
 	}
+	if ((rc = source_open(cfg, &app->source))) {
+		snprintf(err, errlen, "cannot set up the git caches: %s", forja_strerror(rc));
+		return rc;
+	}
 	app->env = (struct builder_env){
 	    .engine = app->engine,
+	    .source = app->source,
 	    .registry = app->registry,
 	    .registry_host = cfg->registry,
 	    .registry_username = cfg->registry_username,
@@ -162,6 +167,7 @@ void app_close(struct app *app)
 	build_logs_close(app->logs);
 	store_close(app->store);
 	metrics_free(app->metrics);
+	source_free(app->source);
 	registry_free(app->registry);
 	engine_free(app->engine);
 	memset(app, 0, sizeof(*app));

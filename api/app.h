@@ -13,6 +13,7 @@
 #include "../src/github.h"
 #include "../src/metrics.h"
 #include "../src/registry.h"
+#include "../src/source.h"
 #include "../src/store.h"
 
 struct app {
@@ -22,6 +23,7 @@ struct app {
 	struct build_queue *queue;
 	struct docker_engine *engine;
 	struct registry *registry;
+	struct source *source;
 	struct github *github;
 	struct metrics *metrics;
 	struct builder_env env;

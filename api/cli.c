@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../src/build.h"
 #include "../src/build_log.h"
 #include "../src/builder.h"
+#include "../src/deadline.h"
 #include "../src/docker_engine.h"
 #include "../src/errors.h"
 #include "../src/registry.h"
@@ -289,7 +293,50 @@ static void cli_print_problems(json_t *errors)
 struct cli_clients {
 	struct docker_engine *engine;
 	struct registry *registry;
+	struct source *source;
+	char tmp_cache[256]; /* a cache of this build's own, removed at the end; "" = none */
 };
+
+static int cli_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* The caches live in the data directory; when it cannot be made, the build still runs, from a
+ * cache of its own that is removed afterwards. */
+static int cli_source_open(struct cli_clients *c, const struct config *cfg)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct config alt = *cfg;
+
+	if ((!mkdir(cfg->data_dir, 0750) || errno == EEXIST) && !access(cfg->data_dir, W_OK | X_OK))
+		return source_open(cfg, &c->source);
+	snprintf(c->tmp_cache, sizeof(c->tmp_cache), "%s/forja-git.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(c->tmp_cache)) {
+		c->tmp_cache[0] = '\0';
+		return FORJA_EIO;
+	}
+	fprintf(stderr, "forja build: warning: cannot use %s for the git cache; using %s\n",
+		cfg->data_dir, c->tmp_cache);
+	alt.data_dir = c->tmp_cache;
+	return source_open(&alt, &c->source);
+}
+
+static void cli_clients_close(struct cli_clients *c)
+{
+	source_free(c->source);
+	registry_free(c->registry);
+	engine_free(c->engine);
+	if (c->tmp_cache[0])
+		nftw(c->tmp_cache, cli_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static int cli_clients_open(struct cli_clients *c, const struct config *cfg)
 {
@@ -308,8 +355,14 @@ static int cli_clients_open(struct cli_clients *c, const struct config *cfg)
 		return rc;
 	}
 	rc = registry_new(&ro, &c->registry);
-	if (rc)
+	if (rc) {
 		fprintf(stderr, "forja build: bad registry url %s: %s\n", cfg->registry_url,
+			forja_strerror(rc));
+		return rc;
+	}
+	rc = cli_source_open(c, cfg);
+	if (rc)
+		fprintf(stderr, "forja build: cannot set up the git caches: %s\n",
 			forja_strerror(rc));
 	return rc;
 }
@@ -320,27 +373,28 @@ static int cli_run(const struct config *cfg, const struct build_spec *spec,
 {
 	struct builder_env env = {
 	    .engine = c->engine,
+	    .source = c->source,
 	    .registry = c->registry,
 	    .registry_host = cfg->registry,
 	    .registry_username = cfg->registry_username,
 	    .registry_password = cfg->registry_password,
 	};
 	struct cli_signals sig = {0};
-	struct engine_abort ab = {.cancel = &sig.cancel};
+	struct task_abort ab = {.cancel = &sig.cancel};
 	struct cli_history hist = {0};
 	struct cli_sink sink = {&hist};
-	struct engine_log log = {cli_log_write, &sink};
+	struct task_log log = {cli_log_write, &sink};
 	struct build_spec pinned = *spec;
 	char image[512], commit[41];
 	int rc;
 
 	cli_signals_start(&sig);
 	if (cfg->build_timeout_s > 0)
-		ab.deadline_ms = engine_monotonic_ms() + (int64_t)cfg->build_timeout_s * 1000;
+		ab.deadline_ms = deadline_now_ms() + (int64_t)cfg->build_timeout_s * 1000;
 	memset(res, 0, sizeof(*res));
 	/* pinned first, so that the history records the exact commit of this build */
-	rc = builder_resolve_ref(spec->git_url, spec->ref, &ab, commit, res->error,
-				 sizeof(res->error));
+	rc = source_resolve(c->source, spec->git_url, spec->ref, &ab, commit, res->error,
+			    sizeof(res->error));
 	if (rc)
 		goto out;
 	if (strcmp(commit, spec->ref))
@@ -409,7 +463,6 @@ int cli_build_main(int argc, char **argv, const struct config *cfg)
 out:
 	json_decref(errors);
 	json_decref(o.build_args);
-	registry_free(c.registry);
-	engine_free(c.engine);
+	cli_clients_close(&c);
 	return code;
 }

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 build=(cmake gcc make pkg-config libulfius-dev libjansson-dev liborcania-dev libyder-dev
-       libsqlite3-dev libcurl4-gnutls-dev libgnutls28-dev libmicrohttpd-dev)
-runtime=(docker.io docker-registry git ca-certificates curl iptables)
+       libsqlite3-dev libcurl4-gnutls-dev libgnutls28-dev libmicrohttpd-dev libarchive-dev)
+runtime=(docker.io docker-registry git openssh-client ca-certificates curl iptables)
 testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2 python3 openssl)
 
 case "${1:-run}" in

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
 #include "errors.h"
 #include "log.h"
 
@@ -50,24 +51,6 @@ struct build_queue {
 	int started;
 	int stopping;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 int queue_new(const struct queue_opts *opts, struct build_queue **out)
 {
@@ -218,7 +201,7 @@ static enum build_status outcome(struct build_queue *q, struct worker *w, int rc
 		snprintf(err, errlen, "cancelled on request");
 		return BUILD_CANCELLED;
 	}
-	if (rc == FORJA_ETIMEDOUT && mono_ms() >= deadline) {
+	if (rc == FORJA_ETIMEDOUT && deadline_now_ms() >= deadline) {
 		snprintf(err, errlen, "timed out after %d s", q->opts.timeout_s);
 		return BUILD_FAILED;
 	}
@@ -275,9 +258,9 @@ static void run_build(struct build_queue *q, struct worker *w, const struct buil
 	    .source = b->repository,
 	};
 	struct log_sink sink = {q->opts.logs, b->id};
-	struct engine_log lg = {log_write, &sink};
-	int64_t deadline = mono_ms() + (int64_t)q->opts.timeout_s * 1000;
-	struct engine_abort ab = {&w->cancel, deadline};
+	struct task_log lg = {log_write, &sink};
+	int64_t deadline = deadline_now_ms() + (int64_t)q->opts.timeout_s * 1000;
+	struct task_abort ab = {&w->cancel, deadline};
 	struct build_result res;
 	memset(&res, 0, sizeof(res));
 	int rc = FORJA_ECANCELLED;
@@ -529,8 +512,7 @@ int queue_cancel(struct build_queue *q, int64_t id)
 	w->user_cancel = 1;
 	atomic_store(&w->cancel, 1);
 	/* Give the engine a moment, so the answer usually shows the build cancelled. */
-	struct timespec dl;
-	deadline_in(&dl, QUEUE_CANCEL_WAIT_MS);
+	struct timespec dl = deadline_timespec_in(QUEUE_CANCEL_WAIT_MS);
 	while (w->id == id) {
 		if (pthread_cond_timedwait(&q->cond, &q->mu, &dl) == ETIMEDOUT)
 			break;

@@ -1,5 +1,6 @@
 /* The build method: one artifact (service, version, type, git source) -> pushed image + digest.
- * Validates first, builds through the engine, pushes, and checks the registry has the digest. */
+ * Validates first, fetches the commit into its source cache, streams the context to the engine,
+ * pushes, and checks the registry has the digest. */
 #ifndef FORJA_BUILDER_H
 #define FORJA_BUILDER_H
 
@@ -11,6 +12,8 @@
 
 #include "docker_engine.h"
 #include "registry.h"
+#include "source.h"
+#include "task.h"
 
 struct build_spec {
 	const char *service; /* docker repository grammar */
@@ -26,6 +29,7 @@ struct build_spec {
 
 struct builder_env {
 	struct docker_engine *engine;
+	struct source *source;	       /* fetches the commits (borrowed) */
 	struct registry *registry;     /* for the post-push digest check; NULL skips it */
 	const char *registry_host;     /* host:port images are tagged with */
 	const char *registry_username; /* NULL = open registry */
@@ -50,18 +54,6 @@ int builder_validate(const struct build_spec *spec, json_t *errors);
 bool builder_service_valid(const char *service);
 /* Docker tag grammar: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
 bool builder_version_valid(const char *version);
-/* True for a full, lowercase 40-hex commit id. */
-bool builder_is_full_sha(const char *ref);
-
-/*
- * Pins REF (branch, tag, refs/... name or full sha) of the repository at URL to a commit:
- * a full sha is taken as it is, anything else is looked up with `git ls-remote` (spawned with
- * an argv, no shell; annotated tags are peeled). SHA (41 bytes) gets the commit.
- * FORJA_ENOTFOUND when no ref matches; AB cancels the lookup.
- */
-int builder_resolve_ref(const char *url, const char *ref, const struct engine_abort *ab, char *sha,
-			char *err, size_t errlen);
-
 /* The image reference REGISTRY/SERVICE:VERSION into BUF; FORJA_ETOOBIG when it does not fit. */
 int builder_image_ref(const char *registry, const char *service, const char *version, char *buf,
 		      size_t len);
@@ -71,7 +63,6 @@ int builder_image_ref(const char *registry, const char *service, const char *ver
  * Returns 0 with RES->image/digest set, or a forja_err with RES->error set.
  */
 int builder_run(const struct builder_env *env, const struct build_spec *spec,
-		const struct engine_log *log, const struct engine_abort *ab,
-		struct build_result *res);
+		const struct task_log *log, const struct task_abort *ab, struct build_result *res);
 
 #endif

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "log.h"
@@ -57,6 +58,14 @@ static const struct opt config_opts[] = {
      "https://api.github.com", 0, 0, "GitHub REST API base URL"},
     {"github-token", "FORJA_GITHUB_TOKEN", OPT_STR, OFF(github_token), NULL, 0, 0,
      "token for private manifests and commit statuses"},
+    {"git-credentials-file", "FORJA_GIT_CREDENTIALS_FILE", OPT_STR, OFF(git_credentials_file),
+     NULL, 0, 0, "git-credential-store lines (https://user:secret@host) for private HTTP(S) git"},
+    {"git-ssh-key-file", "FORJA_GIT_SSH_KEY_FILE", OPT_STR, OFF(git_ssh_key_file), NULL, 0, 0,
+     "private key (deploy key) for ssh:// and git@host: repositories"},
+    {"git-known-hosts-file", "FORJA_GIT_KNOWN_HOSTS_FILE", OPT_STR, OFF(git_known_hosts_file),
+     NULL, 0, 0, "known_hosts checked for ssh git hosts (default ~/.ssh/known_hosts)"},
+    {"git-cache-days", "FORJA_GIT_CACHE_DAYS", OPT_INT, OFF(git_cache_days), "14", 0, 3650,
+     "days an unused repository cache is kept (0 = forever)"},
     {"allowed-hosts", "FORJA_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), NULL, 0, 0,
      "extra hosts clone URLs may use, comma separated (GitHub Enterprise)"},
     {"public-url", "FORJA_PUBLIC_URL", OPT_STR, OFF(public_url), NULL, 0, 0,
@@ -194,6 +203,27 @@ static int config_parse_listen(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* A credentials file that cannot be read fails every private build: say so at start. */
+static int config_check_files(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct {
+		const char *env, *path;
+	} files[] = {{"FORJA_GIT_CREDENTIALS_FILE", cfg->git_credentials_file},
+		     {"FORJA_GIT_SSH_KEY_FILE", cfg->git_ssh_key_file},
+		     {"FORJA_GIT_KNOWN_HOSTS_FILE", cfg->git_known_hosts_file}};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (!files[i].path)
+			continue;
+		if (!*files[i].path || access(files[i].path, R_OK)) {
+			snprintf(err, errlen, "%s: \"%s\" is not a readable file", files[i].env,
+				 files[i].path);
+			return FORJA_EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int config_set_str(char **slot, const char *a, const char *b)
 {
 	size_t len = strlen(a) + strlen(b) + 1;
@@ -286,7 +316,7 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "FORJA_API_TOKEN is set but empty");
 		return FORJA_EINVAL;
 	}
-	return 0;
+	return config_check_files(cfg, err, errlen);
 }
 
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)

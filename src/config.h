@@ -27,6 +27,10 @@ struct config {
 	int build_timeout_s;
 	char *github_api_url;
 	char *github_token;
+	char *git_credentials_file; /* credential-store lines for private HTTP(S) git hosts */
+	char *git_ssh_key_file;	    /* deploy key for ssh git URLs */
+	char *git_known_hosts_file; /* host keys ssh checks; NULL = ssh's default */
+	int git_cache_days;	    /* unused repository caches are removed after; 0 = never */
 	char *allowed_hosts;   /* extra hosts clone/API URLs may point at, comma separated */
 	char *public_url;      /* how users reach Forja; links and commit statuses use it */
 	char *log_level;

@@ -1,8 +1,9 @@
-/* Docker Engine API client over libcurl: version negotiation, remote-git builds and pushes.
+/* Docker Engine API client over libcurl: version negotiation, builds from a streamed tar, pushes.
  * Streamed answers are split into JSON lines, decoded with jansson and turned into log text. */
 #include "docker_engine.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <gnutls/gnutls.h>
 #include <pthread.h>
@@ -14,6 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "deadline.h"
+#include "dynbuf.h"
 #include "errors.h"
 #include "log.h"
 
@@ -31,21 +34,24 @@ struct docker_engine {
 	char *sock_path; /* unix socket, or NULL for tcp */
 	char *base;	 /* "http://localhost" or "http://host:port" */
 	pthread_mutex_t mu;
-	char api[48];	   /* negotiated, "" before the first ping; guarded by mu */
-	CURL *ping;	   /* reused for pings and short calls, so they pay no setup; guarded */
-	unsigned long seq; /* names temporary tags uniquely; guarded by mu */
+	char api[48]; /* negotiated, "" before the first ping; guarded by mu */
+	CURL *ping;   /* reused for pings and short calls, so they pay no setup; guarded */
+};
+
+/* A request body read from an fd until EOF; FD < 0: empty body. */
+struct body {
+	int fd;
 };
 
 enum stream_kind { STREAM_BUILD, STREAM_PUSH, STREAM_SHORT };
 
 struct stream {
 	enum stream_kind kind;
-	const struct engine_log *log;
-	const struct engine_abort *ab;
-	int aborted; /* FORJA_ECANCELLED / FORJA_ETIMEDOUT when the callback stopped it */
-	char *line;  /* current message, bounded by LINE_MAX_BYTES */
-	size_t len, cap;
-	bool skipping; /* the current message overflowed: drop it up to its newline */
+	const struct task_log *log;
+	const struct task_abort *ab;
+	int aborted;	    /* FORJA_ECANCELLED / FORJA_ETIMEDOUT when the callback stopped it */
+	struct dynbuf line; /* current message, bounded by LINE_MAX_BYTES */
+	bool skipping;	    /* the current message overflowed: drop it up to its newline */
 	char text[TEXT_PENDING];
 	size_t tlen;
 	char result[80];  /* aux ID (build) or aux Digest (push) */
@@ -53,14 +59,6 @@ struct stream {
 	bool failed;
 	char raw[512]; /* first non-JSON line: text/plain error bodies */
 };
-
-int64_t engine_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int engine_new(const char *host, struct docker_engine **out)
 {
@@ -113,7 +111,7 @@ void engine_free(struct docker_engine *e)
 
 /* ---- streamed JSON lines -> log text ---------------------------------------------------- */
 
-static void stream__flush_text(struct stream *s)
+static void stream_flush_text(struct stream *s)
 {
 	if (s->tlen && s->log && s->log->write)
 		s->log->write(s->log->ud, s->text, s->tlen);
@@ -121,29 +119,29 @@ static void stream__flush_text(struct stream *s)
 }
 
 /* Log text is handed on in whole lines: the engine sends "Step 1/3 : X" and its "\n" apart. */
-static void stream__text(struct stream *s, const char *t, size_t n)
+static void stream_text(struct stream *s, const char *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (t[i] == '\r')
 			continue;
 		if (s->tlen == sizeof(s->text))
-			stream__flush_text(s);
+			stream_flush_text(s);
 		s->text[s->tlen++] = t[i];
 		if (t[i] == '\n')
-			stream__flush_text(s);
+			stream_flush_text(s);
 	}
 }
 
-static void stream__textf(struct stream *s, const char *a, const char *b, const char *c)
+static void stream_textf(struct stream *s, const char *a, const char *b, const char *c)
 {
-	stream__text(s, a, strlen(a));
+	stream_text(s, a, strlen(a));
 	if (b)
-		stream__text(s, b, strlen(b));
+		stream_text(s, b, strlen(b));
 	if (c)
-		stream__text(s, c, strlen(c));
+		stream_text(s, c, strlen(c));
 }
 
-static void stream__set_error(struct stream *s, const char *msg)
+static void stream_set_error(struct stream *s, const char *msg)
 {
 	s->failed = true;
 	if (!s->error[0])
@@ -151,7 +149,7 @@ static void stream__set_error(struct stream *s, const char *msg)
 			 msg && *msg ? msg : "unknown engine error");
 }
 
-static void stream__aux(struct stream *s, json_t *aux)
+static void stream_aux(struct stream *s, json_t *aux)
 {
 	const char *v;
 
@@ -162,7 +160,7 @@ static void stream__aux(struct stream *s, json_t *aux)
 		snprintf(s->result, sizeof(s->result), "%s", v);
 }
 
-static void stream__json(struct stream *s, json_t *j)
+static void stream_json(struct stream *s, json_t *j)
 {
 	json_t *err = json_object_get(j, "error");
 	json_t *detail = json_object_get(j, "errorDetail");
@@ -173,92 +171,85 @@ static void stream__json(struct stream *s, json_t *j)
 
 		if (!msg)
 			msg = json_string_value(err);
-		stream__set_error(s, msg);
-		stream__textf(s, "error: ", s->error, "\n");
+		stream_set_error(s, msg);
+		stream_textf(s, "error: ", s->error, "\n");
 		return;
 	}
 	str = json_string_value(json_object_get(j, "stream"));
 	if (str)
-		stream__text(s, str, strlen(str));
+		stream_text(s, str, strlen(str));
 	str = json_string_value(json_object_get(j, "status"));
 	/* Push progress bars would flood the log: keep the status changes only. */
 	if (str && !json_string_value(json_object_get(j, "progress"))) {
 		const char *id = json_string_value(json_object_get(j, "id"));
 
 		if (id)
-			stream__textf(s, id, ": ", str);
+			stream_textf(s, id, ": ", str);
 		else
-			stream__textf(s, str, NULL, NULL);
-		stream__text(s, "\n", 1);
+			stream_textf(s, str, NULL, NULL);
+		stream_text(s, "\n", 1);
 	}
 	if (json_object_get(j, "aux"))
-		stream__aux(s, json_object_get(j, "aux"));
+		stream_aux(s, json_object_get(j, "aux"));
 	str = json_string_value(json_object_get(j, "message"));
 	if (str && s->kind != STREAM_SHORT)
-		stream__set_error(s, str);
+		stream_set_error(s, str);
 	else if (str)
 		snprintf(s->error, sizeof(s->error), "%s", str);
 }
 
-static void stream__line(struct stream *s)
+static void stream_line(struct stream *s)
 {
+	const char *line = s->line.buf;
+	size_t len = s->line.len;
 	json_error_t jerr;
 	json_t *j;
 
-	while (s->len && (s->line[s->len - 1] == '\r' || s->line[s->len - 1] == ' '))
-		s->len--;
-	if (!s->len)
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (!len)
 		return;
-	j = json_loadb(s->line, s->len, JSON_DISABLE_EOF_CHECK, &jerr);
+	j = json_loadb(line, len, JSON_DISABLE_EOF_CHECK, &jerr);
 	if (json_is_object(j)) {
-		stream__json(s, j);
+		stream_json(s, j);
 	} else if (!s->raw[0]) {
-		size_t n = s->len < sizeof(s->raw) - 1 ? s->len : sizeof(s->raw) - 1;
+		size_t n = len < sizeof(s->raw) - 1 ? len : sizeof(s->raw) - 1;
 
-		memcpy(s->raw, s->line, n);
+		memcpy(s->raw, line, n);
 		s->raw[n] = '\0';
 	}
 	json_decref(j);
 }
 
-static size_t stream__on_body(char *data, size_t size, size_t nmemb, void *ud)
+static size_t stream_on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct stream *s = ud;
 	size_t total = size * nmemb;
 
-	for (size_t i = 0; i < total; i++) {
-		if (data[i] == '\n') {
-			if (!s->skipping)
-				stream__line(s);
-			s->len = 0;
-			s->skipping = false;
-			continue;
-		}
-		if (s->skipping)
-			continue;
-		if (s->len + 1 >= s->cap) {
-			size_t ncap = s->cap ? s->cap * 2 : 4096;
-			char *p;
+	for (size_t i = 0; i < total;) {
+		const char *nl = memchr(data + i, '\n', total - i);
+		size_t n = nl ? (size_t)(nl - (data + i)) : total - i;
 
-			if (ncap > LINE_MAX_BYTES) {
-				/* an over-long message cannot be decoded: note it and drop it */
-				s->skipping = true;
-				stream__textf(s, "[engine message over 1 MiB dropped]\n", NULL,
-					      NULL);
-				continue;
-			}
-			p = realloc(s->line, ncap);
-			if (!p)
+		if (!s->skipping && dynbuf_add(&s->line, data + i, n)) {
+			if (s->line.failed != FORJA_ETOOBIG)
 				return 0;
-			s->line = p;
-			s->cap = ncap;
+			/* an over-long message cannot be decoded: note it and drop it */
+			s->skipping = true;
+			stream_textf(s, "[engine message over 1 MiB dropped]\n", NULL, NULL);
 		}
-		s->line[s->len++] = data[i];
+		i += n;
+		if (nl) {
+			if (!s->skipping)
+				stream_line(s);
+			dynbuf_reset(&s->line);
+			s->skipping = false;
+			i++;
+		}
 	}
 	return total;
 }
 
-static int stream__on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+static int stream_on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct stream *s = ud;
 
@@ -268,23 +259,20 @@ static int stream__on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_
 		s->aborted = FORJA_ECANCELLED;
 		return 1;
 	}
-	if (s->ab->deadline_ms > 0 && engine_monotonic_ms() >= s->ab->deadline_ms) {
+	if (s->ab->deadline_ms > 0 && deadline_now_ms() >= s->ab->deadline_ms) {
 		s->aborted = FORJA_ETIMEDOUT;
 		return 1;
 	}
 	return 0;
 }
 
-static void stream__finish(struct stream *s)
+static void stream_finish(struct stream *s)
 {
-	if (s->len && !s->skipping)
-		stream__line(s);
-	s->len = 0;
+	if (s->line.len && !s->skipping)
+		stream_line(s);
 	if (s->tlen)
-		stream__text(s, "\n", 1);
-	free(s->line);
-	s->line = NULL;
-	s->cap = 0;
+		stream_text(s, "\n", 1);
+	dynbuf_free(&s->line);
 }
 
 /* ---- requests ------------------------------------------------------------------------------ */
@@ -293,7 +281,7 @@ struct api_version {
 	long major, minor;
 };
 
-static int engine__parse_version(const char *v, struct api_version *out)
+static int parse_version(const char *v, struct api_version *out)
 {
 	char *end;
 
@@ -307,34 +295,7 @@ static int engine__parse_version(const char *v, struct api_version *out)
 	return 0;
 }
 
-struct ping_hdr {
-	char api[32];
-};
-
-static size_t engine__on_header(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct ping_hdr *h = ud;
-	size_t n = size * nmemb;
-
-	if (n > 12 && !strncasecmp(data, "Api-Version:", 12)) {
-		const char *v = data + 12;
-		size_t len = n - 12;
-
-		while (len && (*v == ' ' || *v == '\t')) {
-			v++;
-			len--;
-		}
-		while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-			len--;
-		if (len < sizeof(h->api)) {
-			memcpy(h->api, v, len);
-			h->api[len] = '\0';
-		}
-	}
-	return n;
-}
-
-static void engine__common(struct docker_engine *e, CURL *h, const char *url, char *curlerr)
+static void set_common(struct docker_engine *e, CURL *h, const char *url, char *curlerr)
 {
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	if (e->sock_path)
@@ -344,34 +305,33 @@ static void engine__common(struct docker_engine *e, CURL *h, const char *url, ch
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 }
 
-static void engine__unreachable(struct docker_engine *e, CURLcode rc, const char *curlerr,
-				char *err, size_t errlen)
+static void say_unreachable(struct docker_engine *e, CURLcode rc, const char *curlerr, char *err,
+			    size_t errlen)
 {
 	snprintf(err, errlen, "docker engine not reachable at %s: %s", e->host,
 		 curlerr[0] ? curlerr : curl_easy_strerror(rc));
 }
 
-static int engine__ping_locked(struct docker_engine *e, char *err, size_t errlen)
+static int ping_locked(struct docker_engine *e, char *err, size_t errlen)
 {
 	char url[1024], curlerr[CURL_ERROR_SIZE] = "";
-	struct stream s = {.kind = STREAM_SHORT};
-	struct ping_hdr hdr = {{0}};
+	struct stream s = {.kind = STREAM_SHORT, .line = {.max = LINE_MAX_BYTES}};
+	struct curl_header *hv = NULL;
+	char offered[32] = "";
 	struct api_version ev, ours = {ENGINE_API_MAJOR, ENGINE_API_MINOR};
 	long status = 0;
 	CURLcode rc;
 
 	snprintf(url, sizeof(url), "%s/_ping", e->base);
 	curl_easy_reset(e->ping);
-	engine__common(e, e->ping, url, curlerr);
+	set_common(e, e->ping, url, curlerr);
 	curl_easy_setopt(e->ping, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(e->ping, CURLOPT_HEADERFUNCTION, engine__on_header);
-	curl_easy_setopt(e->ping, CURLOPT_HEADERDATA, &hdr);
-	curl_easy_setopt(e->ping, CURLOPT_WRITEFUNCTION, stream__on_body);
+	curl_easy_setopt(e->ping, CURLOPT_WRITEFUNCTION, stream_on_body);
 	curl_easy_setopt(e->ping, CURLOPT_WRITEDATA, &s);
 	rc = curl_easy_perform(e->ping);
-	stream__finish(&s);
+	stream_finish(&s);
 	if (rc != CURLE_OK) {
-		engine__unreachable(e, rc, curlerr, err, errlen);
+		say_unreachable(e, rc, curlerr, err, errlen);
 		return FORJA_EUNAVAILABLE;
 	}
 	curl_easy_getinfo(e->ping, CURLINFO_RESPONSE_CODE, &status);
@@ -380,7 +340,9 @@ static int engine__ping_locked(struct docker_engine *e, char *err, size_t errlen
 			 status);
 		return FORJA_EUPSTREAM;
 	}
-	if (!hdr.api[0] || engine__parse_version(hdr.api, &ev)) {
+	if (curl_easy_header(e->ping, "Api-Version", 0, CURLH_HEADER, -1, &hv) == CURLHE_OK)
+		snprintf(offered, sizeof(offered), "%s", hv->value);
+	if (!offered[0] || parse_version(offered, &ev)) {
 		snprintf(err, errlen, "docker engine at %s sent no usable Api-Version header",
 			 e->host);
 		return FORJA_EUPSTREAM;
@@ -391,7 +353,7 @@ static int engine__ping_locked(struct docker_engine *e, char *err, size_t errlen
 	snprintf(api, sizeof(api), "%ld.%ld", ev.major, ev.minor);
 	/* every health check pings: say it when the version changes, not each time */
 	if (strcmp(api, e->api))
-		log_info("docker engine at %s: api %s (engine offers %s)", e->host, api, hdr.api);
+		log_info("docker engine at %s: api %s (engine offers %s)", e->host, api, offered);
 	memcpy(e->api, api, sizeof(api));
 	return 0;
 }
@@ -401,7 +363,7 @@ int engine_ping(struct docker_engine *e, char *err, size_t errlen)
 	int rc;
 
 	pthread_mutex_lock(&e->mu);
-	rc = engine__ping_locked(e, err, errlen);
+	rc = ping_locked(e, err, errlen);
 	pthread_mutex_unlock(&e->mu);
 	return rc;
 }
@@ -417,17 +379,29 @@ const char *engine_api_version(struct docker_engine *e)
 }
 
 /* Copies the negotiated version into API, pinging first when nothing was negotiated yet. */
-static int engine__api(struct docker_engine *e, char *api, size_t len, char *err, size_t errlen)
+static int negotiated_api(struct docker_engine *e, char *api, size_t len, char *err, size_t errlen)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&e->mu);
 	if (!e->api[0])
-		rc = engine__ping_locked(e, err, errlen);
+		rc = ping_locked(e, err, errlen);
 	if (!rc)
 		snprintf(api, len, "%s", e->api);
 	pthread_mutex_unlock(&e->mu);
 	return rc;
+}
+
+/* curl pulls the tar body from the context fd; a read error aborts the upload. */
+static size_t on_context_read(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	const int *fd = ud;
+	ssize_t r;
+
+	do
+		r = read(*fd, buf, size * nmemb);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? CURL_READFUNC_ABORT : (size_t)r;
 }
 
 /*
@@ -435,9 +409,9 @@ static int engine__api(struct docker_engine *e, char *api, size_t len, char *err
  * No total timeout and no low-speed limit: a quiet RUN step sends nothing for minutes, and
  * dropping the connection would abort the build. Only the abort callback ends it early.
  */
-static int engine__stream(struct docker_engine *e, const char *method, const char *url,
-			  const char *body, size_t body_len, struct curl_slist *hdrs,
-			  struct stream *s, long *status, char *err, size_t errlen)
+static int perform_stream(struct docker_engine *e, const char *method, const char *url,
+			  const struct body *body, struct curl_slist *hdrs, struct stream *s,
+			  long *status, char *err, size_t errlen)
 {
 	char curlerr[CURL_ERROR_SIZE] = "";
 	CURL *h = curl_easy_init();
@@ -445,23 +419,29 @@ static int engine__stream(struct docker_engine *e, const char *method, const cha
 
 	if (!h)
 		return FORJA_ENOMEM;
-	engine__common(e, h, url, curlerr);
+	set_common(e, h, url, curlerr);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	if (!strcmp(method, "POST")) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+		if (body && body->fd >= 0) {
+			/* no size: curl sends the tar chunked, as fast as the producer writes it */
+			curl_easy_setopt(h, CURLOPT_READFUNCTION, on_context_read);
+			curl_easy_setopt(h, CURLOPT_READDATA, &body->fd);
+		} else {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		}
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream__on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, stream__on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, stream_on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, s);
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(h);
-	stream__finish(s);
+	stream_finish(s);
 	if (*status == 400 &&
 	    (strstr(s->error, "client version") || strstr(s->raw, "client version"))) {
 		/* the engine was up- or downgraded: negotiate again on the next request */
@@ -475,7 +455,7 @@ static int engine__stream(struct docker_engine *e, const char *method, const cha
 		return s->aborted;
 	}
 	if (rc != CURLE_OK && *status == 0) {
-		engine__unreachable(e, rc, curlerr, err, errlen);
+		say_unreachable(e, rc, curlerr, err, errlen);
 		return FORJA_EUNAVAILABLE;
 	}
 	if (rc != CURLE_OK) {
@@ -487,8 +467,8 @@ static int engine__stream(struct docker_engine *e, const char *method, const cha
 }
 
 /* Maps a finished stream to the outcome: non-200 carries {"message"}, 200 only means started. */
-static int engine__outcome(struct stream *s, long status, const char *what, char *out, char *err,
-			   size_t errlen)
+static int stream_outcome(struct stream *s, long status, const char *what, char *out, char *err,
+			  size_t errlen)
 {
 	if (status != 200) {
 		const char *msg = s->error[0] ? s->error : s->raw[0] ? s->raw : "no message";
@@ -512,7 +492,7 @@ static int engine__outcome(struct stream *s, long status, const char *what, char
 	return 0;
 }
 
-static char *engine__escape_json(CURL *h, json_t *obj)
+static char *escape_json(CURL *h, json_t *obj)
 {
 	char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 	char *esc;
@@ -524,252 +504,73 @@ static char *engine__escape_json(CURL *h, json_t *obj)
 	return esc;
 }
 
-static char *engine__build_url(struct docker_engine *e, const char *api,
-			       const struct engine_build_params *p)
+static char *build_url(struct docker_engine *e, const char *api,
+		       const struct engine_build_params *p)
 {
 	CURL *h = curl_easy_init();
-	char *remote = NULL, *tag = NULL, *df = NULL, *args = NULL, *labels = NULL, *url = NULL;
+	char *tag = NULL, *df = NULL, *args = NULL, *url = NULL;
 	size_t n;
 
 	if (!h)
 		return NULL;
-	remote = curl_easy_escape(h, p->remote ? p->remote : "", 0);
 	tag = curl_easy_escape(h, p->tag ? p->tag : "", 0);
 	df = curl_easy_escape(h, p->dockerfile && *p->dockerfile ? p->dockerfile : "Dockerfile", 0);
-	args = p->build_args ? engine__escape_json(h, p->build_args) : NULL;
-	labels = p->labels ? engine__escape_json(h, p->labels) : NULL;
-	if (!remote || !tag || !df || (p->build_args && !args) || (p->labels && !labels))
+	args = p->build_args ? escape_json(h, p->build_args) : NULL;
+	if (!tag || !df || (p->build_args && !args))
 		goto out;
-	n = strlen(e->base) + strlen(remote) + strlen(tag) + strlen(df) +
-	    (args ? strlen(args) : 0) + (labels ? strlen(labels) : 0) + 128;
+	n = strlen(e->base) + strlen(tag) + strlen(df) + (args ? strlen(args) : 0) + 128;
 	url = malloc(n);
 	if (!url)
 		goto out;
-	/* legacy builder (no version=2): plain-text progress and git sub-directories work */
-	snprintf(url, n, "%s/v%s/build?dockerfile=%s&rm=1&forcerm=1%s%s%s%s%s%s%s%s", e->base, api,
-		 df, *remote ? "&remote=" : "", remote, *tag ? "&t=" : "", tag,
-		 args ? "&buildargs=" : "", args ? args : "", labels ? "&labels=" : "",
-		 labels ? labels : "");
+	/* legacy builder (no version=2): plain-text progress */
+	snprintf(url, n, "%s/v%s/build?dockerfile=%s&rm=1&forcerm=1%s%s%s%s", e->base, api, df,
+		 *tag ? "&t=" : "", tag, args ? "&buildargs=" : "", args ? args : "");
 out:
-	curl_free(remote);
 	curl_free(tag);
 	curl_free(df);
 	curl_free(args);
-	curl_free(labels);
 	curl_easy_cleanup(h);
 	return url;
 }
 
-/* A ustar archive holding one file, DOCKERFILE: the context of the label step. */
-static char *engine__tar_one(const char *content, size_t len, size_t *out_len)
+int engine_build(struct docker_engine *e, const struct engine_build_params *p,
+		 const struct task_log *log, const struct task_abort *ab, char *image_id, char *err,
+		 size_t errlen)
 {
-	size_t padded = (len + 511) / 512 * 512, total = 512 + padded + 1024;
-	unsigned char *t = calloc(1, total);
-	unsigned sum = 0;
-	char size[24];
-
-	if (!t)
-		return NULL;
-	memcpy(t, "Dockerfile", 10);
-	memcpy(t + 100, "0000644", 7);
-	memcpy(t + 108, "0000000", 7);
-	memcpy(t + 116, "0000000", 7);
-	if (len > 077777777777)
-		goto fail;
-	snprintf(size, sizeof(size), "%011zo", len);
-	memcpy(t + 124, size, 11);
-	memcpy(t + 136, "00000000000", 11);
-	memset(t + 148, ' ', 8);
-	t[156] = '0';
-	memcpy(t + 257, "ustar", 6);
-	memcpy(t + 263, "00", 2);
-	for (int i = 0; i < 512; i++)
-		sum += t[i];
-	snprintf((char *)t + 148, 8, "%06o", sum & 0777777);
-	memcpy(t + 512, content, len);
-	*out_len = total;
-	return (char *)t;
-fail:
-	free(t);
-	return NULL;
-}
-
-struct dstr {
-	char *buf;
-	size_t len, cap;
-};
-
-static int dstr_reserve(struct dstr *d, size_t more)
-{
-	char *p;
-
-	if (d->len + more + 1 <= d->cap)
-		return 0;
-	p = realloc(d->buf, (d->len + more + 1) * 2);
-	if (!p)
-		return FORJA_ENOMEM;
-	d->buf = p;
-	d->cap = (d->len + more + 1) * 2;
-	return 0;
-}
-
-static int dstr_add(struct dstr *d, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (dstr_reserve(d, n))
-		return FORJA_ENOMEM;
-	memcpy(d->buf + d->len, s, n + 1);
-	d->len += n;
-	return 0;
-}
-
-/* S as a double-quoted Dockerfile word: '"', '\\' and '$' escaped (LABEL substitutes
- * variables inside double quotes), control characters dropped. */
-static int dstr_add_quoted(struct dstr *d, const char *s)
-{
-	if (dstr_reserve(d, 2 * strlen(s) + 2))
-		return FORJA_ENOMEM;
-	d->buf[d->len++] = '"';
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			continue;
-		if (*s == '"' || *s == '\\' || *s == '$')
-			d->buf[d->len++] = '\\';
-		d->buf[d->len++] = *s;
-	}
-	d->buf[d->len++] = '"';
-	d->buf[d->len] = '\0';
-	return 0;
-}
-
-/* "FROM <id>\nLABEL "k"="v" ...\n": every label in one step. Returns malloc'd text. */
-static char *engine__label_dockerfile(const char *from, json_t *labels)
-{
-	struct dstr d = {0};
-	const char *k;
-	json_t *v;
-	int rc;
-
-	rc = dstr_add(&d, "FROM ");
-	rc = rc ? rc : dstr_add(&d, from);
-	rc = rc ? rc : dstr_add(&d, "\nLABEL");
-	json_object_foreach(labels, k, v)
-	{
-		if (rc || !json_is_string(v))
-			continue;
-		rc = dstr_add(&d, " ");
-		rc = rc ? rc : dstr_add_quoted(&d, k);
-		rc = rc ? rc : dstr_add(&d, "=");
-		rc = rc ? rc : dstr_add_quoted(&d, json_string_value(v));
-	}
-	rc = rc ? rc : dstr_add(&d, "\n");
-	if (rc) {
-		free(d.buf);
-		return NULL;
-	}
-	return d.buf;
-}
-
-static int engine__build_once(struct docker_engine *e, const char *api,
-			      const struct engine_build_params *p, const char *body,
-			      size_t body_len, const struct engine_log *log,
-			      const struct engine_abort *ab, char *image_id, char *err,
-			      size_t errlen)
-{
-	struct stream s = {.kind = STREAM_BUILD, .log = log, .ab = ab};
+	struct stream s = {
+	    .kind = STREAM_BUILD, .log = log, .ab = ab, .line = {.max = LINE_MAX_BYTES}};
 	struct curl_slist *hdrs = NULL;
-	char *url = engine__build_url(e, api, p);
+	struct body body = {.fd = p->context_fd};
+	char api[48], *url = NULL;
 	long status = 0;
 	int rc;
 
-	/* a remote context has an empty body: still no form content type */
+	image_id[0] = '\0';
+	rc = negotiated_api(e, api, sizeof(api), err, errlen);
+	if (rc)
+		return rc;
+	url = build_url(e, api, p);
 	hdrs = curl_slist_append(NULL, "Content-Type: application/x-tar");
 	if (!url || !hdrs) {
 		rc = FORJA_ENOMEM;
+		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	rc = engine__stream(e, "POST", url, body, body_len, hdrs, &s, &status, err, errlen);
+	rc = perform_stream(e, "POST", url, &body, hdrs, &s, &status, err, errlen);
 	if (!rc)
-		rc = engine__outcome(&s, status, "build", image_id, err, errlen);
+		rc = stream_outcome(&s, status, "build", image_id, err, errlen);
 out:
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;
 }
 
-/*
- * The legacy builder turns each label of labels= into its own step, each with a container and
- * a commit (about 0.2-0.3 s apiece). So the labels go on in one LABEL step instead: the git
- * build, untagged, then a one-line build FROM its id that carries the tag.
- */
-/* A tag no other build uses, so the intermediate image stays referenced while needed. */
-static void engine__temp_tag(struct docker_engine *e, char *buf, size_t len)
-{
-	unsigned long seq;
-	pthread_mutex_lock(&e->mu);
-	seq = ++e->seq;
-	pthread_mutex_unlock(&e->mu);
-	snprintf(buf, len, "forja-intermediate:%ld-%lu", (long)getpid(), seq);
-}
-
-static int engine__build_labelled(struct docker_engine *e, const char *api,
-				  const struct engine_build_params *p, const struct engine_log *log,
-				  const struct engine_abort *ab, char *image_id, char *err,
-				  size_t errlen)
-{
-	struct engine_build_params first = *p, second = {.tag = p->tag};
-	char base[80], tmp[64], *df = NULL, *tar = NULL;
-	size_t tar_len = 0;
-	int rc;
-
-	/*
-	 * Identical builds share one cached image. Tagging it for this build keeps it alive
-	 * until the label step has used it, whatever a concurrent build does with its own tag.
-	 */
-	engine__temp_tag(e, tmp, sizeof(tmp));
-	first.tag = tmp;
-	first.labels = NULL;
-	rc = engine__build_once(e, api, &first, NULL, 0, log, ab, base, err, errlen);
-	if (rc)
-		goto out;
-	df = engine__label_dockerfile(base, p->labels);
-	tar = df ? engine__tar_one(df, strlen(df), &tar_len) : NULL;
-	if (!tar) {
-		rc = FORJA_ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	rc = engine__build_once(e, api, &second, tar, tar_len, log, ab, image_id, err, errlen);
-out:
-	/* only untags: the engine keeps the image while a child or another tag refers to it */
-	engine_image_remove(e, tmp);
-	free(df);
-	free(tar);
-	return rc;
-}
-
-int engine_build(struct docker_engine *e, const struct engine_build_params *p,
-		 const struct engine_log *log, const struct engine_abort *ab, char *image_id,
-		 char *err, size_t errlen)
-{
-	char api[48];
-	int rc;
-
-	image_id[0] = '\0';
-	rc = engine__api(e, api, sizeof(api), err, errlen);
-	if (rc)
-		return rc;
-	if (p->labels && json_object_size(p->labels) && p->remote)
-		return engine__build_labelled(e, api, p, log, ab, image_id, err, errlen);
-	return engine__build_once(e, api, p, NULL, 0, log, ab, image_id, err, errlen);
-}
-
 int engine_push(struct docker_engine *e, const char *repo, const char *tag, const char *auth_b64,
-		const struct engine_log *log, const struct engine_abort *ab, char *digest,
-		char *err, size_t errlen)
+		const struct task_log *log, const struct task_abort *ab, char *digest, char *err,
+		size_t errlen)
 {
-	struct stream s = {.kind = STREAM_PUSH, .log = log, .ab = ab};
+	struct stream s = {
+	    .kind = STREAM_PUSH, .log = log, .ab = ab, .line = {.max = LINE_MAX_BYTES}};
 	struct curl_slist *hdrs = NULL;
 	char api[48], *url = NULL, *hdr = NULL, *etag = NULL;
 	CURL *h = NULL;
@@ -778,7 +579,7 @@ int engine_push(struct docker_engine *e, const char *repo, const char *tag, cons
 	int rc;
 
 	digest[0] = '\0';
-	rc = engine__api(e, api, sizeof(api), err, errlen);
+	rc = negotiated_api(e, api, sizeof(api), err, errlen);
 	if (rc)
 		return rc;
 	rc = FORJA_ENOMEM;
@@ -795,9 +596,9 @@ int engine_push(struct docker_engine *e, const char *repo, const char *tag, cons
 	hdrs = curl_slist_append(NULL, hdr);
 	if (!hdrs)
 		goto out;
-	rc = engine__stream(e, "POST", url, NULL, 0, hdrs, &s, &status, err, errlen);
+	rc = perform_stream(e, "POST", url, NULL, hdrs, &s, &status, err, errlen);
 	if (!rc)
-		rc = engine__outcome(&s, status, "push", digest, err, errlen);
+		rc = stream_outcome(&s, status, "push", digest, err, errlen);
 out:
 	curl_slist_free_all(hdrs);
 	curl_free(etag);
@@ -810,13 +611,13 @@ out:
 int engine_image_remove(struct docker_engine *e, const char *ref)
 {
 	char api[48], err[256], curlerr[CURL_ERROR_SIZE] = "", *url;
-	struct stream s = {.kind = STREAM_SHORT};
+	struct stream s = {.kind = STREAM_SHORT, .line = {.max = LINE_MAX_BYTES}};
 	long status = 0;
 	size_t n;
 	CURLcode crc;
 	int rc;
 
-	rc = engine__api(e, api, sizeof(api), err, sizeof(err));
+	rc = negotiated_api(e, api, sizeof(api), err, sizeof(err));
 	if (rc)
 		return rc;
 	n = strlen(e->base) + strlen(ref) + 32;
@@ -826,15 +627,15 @@ int engine_image_remove(struct docker_engine *e, const char *ref)
 	snprintf(url, n, "%s/v%s/images/%s", e->base, api, ref);
 	pthread_mutex_lock(&e->mu);
 	curl_easy_reset(e->ping);
-	engine__common(e, e->ping, url, curlerr);
+	set_common(e, e->ping, url, curlerr);
 	curl_easy_setopt(e->ping, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(e->ping, CURLOPT_CUSTOMREQUEST, "DELETE");
-	curl_easy_setopt(e->ping, CURLOPT_WRITEFUNCTION, stream__on_body);
+	curl_easy_setopt(e->ping, CURLOPT_WRITEFUNCTION, stream_on_body);
 	curl_easy_setopt(e->ping, CURLOPT_WRITEDATA, &s);
 	crc = curl_easy_perform(e->ping);
 	curl_easy_getinfo(e->ping, CURLINFO_RESPONSE_CODE, &status);
 	pthread_mutex_unlock(&e->mu);
-	stream__finish(&s);
+	stream_finish(&s);
 	free(url);
 	if (crc != CURLE_OK)
 		return FORJA_EUNAVAILABLE;

@@ -1,41 +1,24 @@
 /* Docker Engine API client over libcurl (unix socket or tcp://): version negotiation,
- * builds from a remote git context, pushes, with streamed JSON lines decoded into log text. */
+ * builds from a streamed tar context, pushes, with streamed JSON lines decoded into log text. */
 #ifndef FORJA_DOCKER_ENGINE_H
 #define FORJA_DOCKER_ENGINE_H
 
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "task.h"
+
 struct docker_engine;
 
-/* Receives decoded log text (one or more whole lines) as the engine streams it. */
-struct engine_log {
-	void (*write)(void *ud, const char *text, size_t len);
-	void *ud;
-};
-
-/*
- * Aborting a transfer makes the engine abort the build: the engine polls CANCEL and the
- * monotonic DEADLINE_MS (0 = none) while a request runs and closes the connection when
- * either fires, then answers FORJA_ECANCELLED or FORJA_ETIMEDOUT.
- */
-struct engine_abort {
-	atomic_int *cancel;
-	int64_t deadline_ms;
-};
-
+/* Aborting a transfer (task_abort) makes the engine abort the build: the abort is polled while
+ * a request runs and the connection is closed when it fires (FORJA_ECANCELLED/ETIMEDOUT). */
 struct engine_build_params {
-	const char *remote;	/* full git URL with #ref:dir, not yet escaped */
+	int context_fd;		/* the tar body is read from it until EOF; < 0: empty body */
 	const char *tag;	/* registry/service:version */
-	const char *dockerfile; /* NULL = Dockerfile */
+	const char *dockerfile; /* path inside the context; NULL = Dockerfile */
 	json_t *build_args;	/* object or NULL (borrowed) */
-	json_t *labels;		/* object or NULL (borrowed) */
 };
-
-/* CLOCK_MONOTONIC in milliseconds: the clock engine_abort.deadline_ms is measured on. */
-int64_t engine_monotonic_ms(void);
 
 /* HOST: "unix:///var/run/docker.sock" or "tcp://host:port" (NULL = the former); FORJA_EINVAL
  * for anything else. *OUT owned by caller (engine_free). Thread-safe: one engine serves all
@@ -52,13 +35,13 @@ int engine_ping(struct docker_engine *e, char *err, size_t errlen);
 const char *engine_api_version(struct docker_engine *e);
 
 /*
- * Builds with the legacy builder. Success needs HTTP 200, an aux ID line and no error line.
+ * Builds with the legacy builder from the tar read from P->context_fd (the caller produces it,
+ * e.g. on another thread). Success needs HTTP 200, an aux ID line and no error line.
  * IMAGE_ID (>= 80 bytes) gets "sha256:...". ERR gets the engine's message on failure.
- * The API version is negotiated on first use. LABELS go on in one LABEL step (a second,
- * one-line build FROM the first that carries the tag) instead of one step per label.
+ * The API version is negotiated on first use.
  */
 int engine_build(struct docker_engine *e, const struct engine_build_params *p,
-		 const struct engine_log *log, const struct engine_abort *ab, char *image_id,
+		 const struct task_log *log, const struct task_abort *ab, char *image_id,
 		 char *err, size_t errlen);
 
 /*
@@ -66,7 +49,7 @@ int engine_build(struct docker_engine *e, const struct engine_build_params *p,
  * (>= 80 bytes) gets the manifest digest of the final aux line; an error line fails.
  */
 int engine_push(struct docker_engine *e, const char *repo, const char *tag, const char *auth_b64,
-		const struct engine_log *log, const struct engine_abort *ab, char *digest,
+		const struct task_log *log, const struct task_abort *ab, char *digest,
 		char *err, size_t errlen);
 
 /* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "builder.h"
+#include "deadline.h"
 #include "docker_engine.h"
 #include "errors.h"
 #include "registry.h"
@@ -52,6 +53,13 @@ static inline void logbuf_write(void *ud, const char *text, size_t len)
 	}
 }
 
+static inline void logbuf_reset(struct logbuf *l)
+{
+	l->len = 0;
+	if (l->text)
+		l->text[0] = '\0';
+}
+
 static inline const char *logbuf_str(const struct logbuf *l)
 {
 	return l->text ? l->text : "";
@@ -68,7 +76,7 @@ struct testreg {
 
 static inline int64_t fx_now_ms(void)
 {
-	return engine_monotonic_ms();
+	return deadline_now_ms();
 }
 
 static inline void fx_run(const char *cmd)
@@ -182,9 +190,11 @@ static inline void testreg_stop(struct testreg *r)
 struct fx {
 	struct docker_engine *engine;
 	struct registry *registry;
+	struct source *source;
+	char cache_dir[256];
 	struct builder_env env;
 	struct logbuf log;
-	struct engine_log elog;
+	struct task_log elog;
 	char reg_host[64];
 	char reg_url[96];
 };
@@ -201,7 +211,16 @@ static inline void fx_open_at(struct fx *f, const char *host, const char *url, c
 	snprintf(f->reg_url, sizeof(f->reg_url), "%s", url);
 	ck_assert_int_eq(engine_new(dh && *dh ? dh : "unix:///var/run/docker.sock", &f->engine), 0);
 	ck_assert_int_eq(registry_new(&o, &f->registry), 0);
+	snprintf(f->cache_dir, sizeof(f->cache_dir), "%s/forja-fx-git.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(f->cache_dir));
+	{
+		struct source_config sc = {.cache_dir = f->cache_dir};
+
+		ck_assert_int_eq(source_new(&sc, &f->source), 0);
+	}
 	f->env.engine = f->engine;
+	f->env.source = f->source;
 	f->env.registry = f->registry;
 	f->env.registry_host = f->reg_host;
 	f->env.registry_username = user;
@@ -221,6 +240,11 @@ static inline void fx_open(struct fx *f)
 
 static inline void fx_close(struct fx *f)
 {
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->cache_dir);
+	fx_run(cmd);
+	source_free(f->source);
 	engine_free(f->engine);
 	registry_free(f->registry);
 	free(f->log.text);

@@ -134,7 +134,8 @@ static void collect(void *ud, const char *text, size_t len)
 #define STREAM_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
 
 static const struct engine_build_params params = {
-    .remote = "git://127.0.0.1/app.git#0123456789abcdef0123456789abcdef01234567:svc",
+    .dockerfile = ".forja.Dockerfile",
+    .context_fd = -1,
     .tag = "127.0.0.1:5000/app:1",
 };
 
@@ -142,7 +143,7 @@ static int run_build(struct peer *p, const char *answer, struct collected *c, ch
 		     size_t errlen)
 {
 	struct docker_engine *e = NULL;
-	struct engine_log log = {collect, c};
+	struct task_log log = {collect, c};
 	int rc;
 
 	p->answers[0] = PING_OK;
@@ -174,10 +175,11 @@ START_TEST(test_stream_split_at_every_byte)
 	ck_assert_str_eq(c.text,
 			 "Step 1/2 : FROM bb:1\n ---> 1d3804ec7cec\nSuccessfully built abc\n");
 	ck_assert_int_eq(c.partial, 0);
-	/* the request: negotiated version, remote escaped ('#' as %23), forcerm, no version=2 */
+	/* the request: negotiated version, the context in the body (no remote), forcerm, no
+	 * version=2 */
 	ck_assert_msg(strstr(p.requests[1], "POST /v1.41/build?") != NULL, "%s", p.requests[1]);
-	ck_assert_ptr_nonnull(
-	    strstr(p.requests[1], "remote=git%3A%2F%2F127.0.0.1%2Fapp.git%230123"));
+	ck_assert_ptr_null(strstr(p.requests[1], "remote="));
+	ck_assert_ptr_nonnull(strstr(p.requests[1], "dockerfile=.forja.Dockerfile"));
 	ck_assert_ptr_nonnull(strstr(p.requests[1], "forcerm=1"));
 	ck_assert_ptr_nonnull(strstr(p.requests[1], "t=127.0.0.1%3A5000%2Fapp%3A1"));
 	ck_assert_ptr_null(strstr(p.requests[1], "version=2"));
@@ -302,7 +304,7 @@ START_TEST(test_push_reads_digest_and_errors)
 	struct peer p = {.api_version = "1.41", .drip = 3};
 	struct docker_engine *e = NULL;
 	struct collected c = {0};
-	struct engine_log log = {collect, &c};
+	struct task_log log = {collect, &c};
 	char digest[80], err[512];
 
 	p.answers[0] = PING_OK;

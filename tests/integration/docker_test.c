@@ -240,9 +240,9 @@ START_TEST(test_missing_dockerfile)
 	fresh_repo(name, files, sha);
 	testgit_url(name, url, sizeof(url));
 	s = spec_for(name, url, sha);
-	ck_assert_int_eq(builder_run(&f.env, &s, &f.elog, NULL, &res), FORJA_EUPSTREAM);
-	ck_assert_msg(strstr(res.error, "Cannot locate specified Dockerfile: Dockerfile") != NULL,
-		      "%s", res.error);
+	ck_assert_int_eq(builder_run(&f.env, &s, &f.elog, NULL, &res), FORJA_ENOTFOUND);
+	ck_assert_msg(strstr(res.error, "Dockerfile Dockerfile missing") != NULL, "%s", res.error);
+	ck_assert_msg(strstr(res.error, url) != NULL, "%s", res.error);
 	ck_assert_str_eq(res.digest, "");
 	fx_close(&f);
 }
@@ -260,9 +260,10 @@ START_TEST(test_unknown_commit_and_ref)
 	fx_name("unk", name, sizeof(name));
 	fresh_repo(name, files, sha);
 	testgit_url(name, url, sizeof(url));
-	/* a full sha nobody has: the engine's clone fails */
+	/* a full sha nobody has: the fetch says so */
 	s = spec_for(name, url, "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef");
-	ck_assert_int_eq(builder_run(&f.env, &s, &f.elog, NULL, &res), FORJA_EUPSTREAM);
+	ck_assert_int_eq(builder_run(&f.env, &s, &f.elog, NULL, &res), FORJA_ENOTFOUND);
+	ck_assert_msg(strstr(res.error, "commit not found") != NULL, "%s", res.error);
 	ck_assert_msg(strstr(res.error, "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef") != NULL, "%s",
 		      res.error);
 	ck_assert_str_eq(res.digest, "");
@@ -298,16 +299,16 @@ START_TEST(test_tag_ref_is_peeled)
 	fx_run(cmd);
 	testgit_url(name, url, sizeof(url));
 	ck_assert_int_eq(
-	    builder_resolve_ref(url, "v1", NULL, res.commit, res.error, sizeof(res.error)), 0);
+	    source_resolve(f.source, url, "v1", NULL, res.commit, res.error, sizeof(res.error)), 0);
 	ck_assert_str_eq(res.commit, sha);
-	ck_assert_int_eq(builder_resolve_ref(url, "refs/heads/main", NULL, res.commit, res.error,
+	ck_assert_int_eq(source_resolve(f.source, url, "refs/heads/main", NULL, res.commit, res.error,
 					     sizeof(res.error)),
 			 0);
 	ck_assert_str_eq(res.commit, sha);
 	/* a short sha cannot be pinned */
 	sha[8] = '\0';
 	ck_assert_int_eq(
-	    builder_resolve_ref(url, sha, NULL, res.commit, res.error, sizeof(res.error)),
+	    source_resolve(f.source, url, sha, NULL, res.commit, res.error, sizeof(res.error)),
 	    FORJA_ENOTFOUND);
 	fx_close(&f);
 }
@@ -553,7 +554,7 @@ START_TEST(test_cancel_mid_build)
 	struct build_result res;
 	struct build_spec s;
 	struct canceller cancel = {0};
-	struct engine_abort ab = {.cancel = &cancel.flag};
+	struct task_abort ab = {.cancel = &cancel.flag};
 	struct fx f;
 	int64_t took;
 	int rc;
@@ -593,7 +594,7 @@ START_TEST(test_deadline_mid_build)
 	char name[64], url[256], sha[41], dockerfile[256], nonce[80];
 	struct build_result res;
 	struct build_spec s;
-	struct engine_abort ab = {0};
+	struct task_abort ab = {0};
 	struct fx f;
 	int64_t t0;
 	int rc;

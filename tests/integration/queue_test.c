@@ -439,7 +439,13 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 	ck_assert_int_eq(store_open(dir, &st), 0);
 	ck_assert_int_eq(build_logs_open(dir, NULL, 1 << 20, &logs), 0);
 	ck_assert_int_eq(engine_new(testenv_need("DOCKER_HOST"), &engine), 0);
+	char cache[600];
+	struct source *src = NULL;
+	snprintf(cache, sizeof(cache), "%s/git", dir);
+	struct source_config sc = {.cache_dir = cache};
+	ck_assert_int_eq(source_new(&sc, &src), 0);
 	struct builder_env benv = {.engine = engine,
+				   .source = src,
 				   .registry_host = testenv_need("FORJA_TEST_REGISTRY")};
 
 	/* a build a crash interrupted on its third attempt */
@@ -515,6 +521,7 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 	ck_assert_ptr_nonnull(strstr(d->error, "giving up after 3 attempts"));
 	build_free(d);
 	engine_free(engine);
+	source_free(src);
 	build_logs_close(logs);
 	store_close(st);
 	char cmd[300];
@@ -551,7 +558,13 @@ START_TEST(concurrent_pushes_queue_a_build_once)
 	ck_assert_int_eq(store_open(dir, &st), 0);
 	ck_assert_int_eq(build_logs_open(dir, NULL, 1 << 20, &logs), 0);
 	ck_assert_int_eq(engine_new(testenv_need("DOCKER_HOST"), &engine), 0);
+	char cache[600];
+	struct source *src = NULL;
+	snprintf(cache, sizeof(cache), "%s/git", dir);
+	struct source_config sc = {.cache_dir = cache};
+	ck_assert_int_eq(source_new(&sc, &src), 0);
 	struct builder_env benv = {.engine = engine,
+				   .source = src,
 				   .registry_host = testenv_need("FORJA_TEST_REGISTRY")};
 	struct seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct queue_opts qo = {.store = st,
@@ -593,6 +606,7 @@ START_TEST(concurrent_pushes_queue_a_build_once)
 	queue_free(q);
 	ck_assert_str_eq(seen_for(&seen, id, buf, sizeof(buf)), "queued,running,failed");
 	engine_free(engine);
+	source_free(src);
 	build_logs_close(logs);
 	store_close(st);
 	char cmd[300];

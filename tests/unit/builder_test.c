@@ -165,8 +165,10 @@ END_TEST
 START_TEST(test_urls_and_refs)
 {
 	const char *good[] = {"git://h/a.git", "https://github.com/o/r.git", "ssh://git@h/r.git",
-			      "git@github.com:o/r.git", "http://127.0.0.1:8080/r.git"};
-	const char *bad[] = {"https://github.com/o/r", "file:///etc",	 "/local/path", "git://",
+			      "git@github.com:o/r.git", "http://127.0.0.1:8080/r.git",
+			      "https://github.com/o/r"};
+	const char *bad[] = {"https://u:secret@github.com/o/r.git", "http://tok@h/r.git",
+			     "file:///etc",	 "/local/path", "git://",
 			     "-oProxyCommand=x",       "git://h/a b.git"};
 	struct build_spec s = good_spec();
 
@@ -227,8 +229,13 @@ START_TEST(test_run_refuses_before_engine)
 	struct build_spec s = good_spec();
 	struct build_result res;
 
+	struct source_config sc = {.cache_dir = "/nonexistent/forja-git"};
+	struct source *src = NULL;
+
 	ck_assert_int_eq(engine_new("unix:///nonexistent/forja.sock", &e), 0);
+	ck_assert_int_eq(source_new(&sc, &src), 0);
 	env.engine = e;
+	env.source = src;
 	s.type = "AMI";
 	ck_assert_int_eq(builder_run(&env, &s, NULL, NULL, &res), FORJA_EUNSUPPORTED);
 	ck_assert_str_eq(res.error,
@@ -240,6 +247,7 @@ START_TEST(test_run_refuses_before_engine)
 	ck_assert_ptr_nonnull(strstr(res.error, "service must be lowercase"));
 	ck_assert_ptr_null(engine_api_version(e));
 	engine_free(e);
+	source_free(src);
 }
 END_TEST
 
@@ -252,10 +260,10 @@ START_TEST(test_image_ref_and_sha)
 	ck_assert_int_eq(
 	    builder_image_ref("127.0.0.1:5000", "a-long-service-name", "1.0", buf, sizeof(buf)),
 	    FORJA_ETOOBIG);
-	ck_assert(builder_is_full_sha("0123456789abcdef0123456789abcdef01234567"));
-	ck_assert(!builder_is_full_sha("0123456789ABCDEF0123456789abcdef01234567"));
-	ck_assert(!builder_is_full_sha("0123456789abcdef"));
-	ck_assert(!builder_is_full_sha("main"));
+	ck_assert(source_is_full_sha("0123456789abcdef0123456789abcdef01234567"));
+	ck_assert(!source_is_full_sha("0123456789ABCDEF0123456789abcdef01234567"));
+	ck_assert(!source_is_full_sha("0123456789abcdef"));
+	ck_assert(!source_is_full_sha("main"));
 }
 END_TEST
 

@@ -13,6 +13,7 @@
 #include "registry.h"
 #include "testenv.h"
 #include "testgit.h"
+#include "testhook.h"
 
 #define OWNER "octo-org/"
 
@@ -54,84 +55,18 @@ static void commit(struct ctx *c, const char *const *files)
 		github_standin_put_file(c->gh, c->full_name, files[i], c->sha, files[i + 1]);
 }
 
-static json_t *fixture(const char *name)
-{
-	char path[1024];
-	const char *here = __FILE__;
-	const char *cut = strstr(here, "tests/integration/");
-	ck_assert_ptr_nonnull(cut);
-	snprintf(path, sizeof(path), "%.*stests/fixtures/github/%s", (int)(cut - here), here, name);
-	json_t *j = json_load_file(path, 0, NULL);
-	ck_assert_ptr_nonnull(j);
-	return j;
-}
-
 /* Delivers the documented merged-PR payload for this repository and commit; returns the 202
  * answer's builds (json_decref). */
 static json_t *deliver_merge(struct ctx *c, const char *delivery)
 {
-	char url[128], h_delivery[128];
-	json_t *p = fixture("pull_request_merged.json");
-	json_t *pr = json_object_get(p, "pull_request");
-	json_t *repo = json_object_get(p, "repository");
-	json_object_set_new(repo, "clone_url", json_string(c->clone_url));
-	json_object_set_new(repo, "full_name", json_string(c->full_name));
-	json_object_set_new(repo, "name", json_string(c->name));
-	json_object_set_new(pr, "merge_commit_sha", json_string(c->sha));
-	char *body = json_dumps(p, 0);
-	json_decref(p);
-	snprintf(url, sizeof(url), "%s/ciserver/updates", c->t.base_url);
-	snprintf(h_delivery, sizeof(h_delivery), "X-GitHub-Delivery: %s", delivery);
-	const char *const headers[] = {"Content-Type: application/json",
-				       "X-GitHub-Event: pull_request", "X-GitHub-Hook-ID: 99",
-				       h_delivery, NULL};
-	struct http_resp r;
-	ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &r), 0);
-	free(body);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	json_t *answer = json_loads(r.body, 0, NULL);
-	http_resp_free(&r);
-	json_t *builds = json_incref(json_object_get(answer, "builds"));
-	json_decref(answer);
-	return builds;
+	struct testhook_repo r = {c->clone_url, c->full_name, c->name, c->sha};
+
+	return testhook_deliver_merge(c->t.base_url, &r, delivery);
 }
 
-/* Polls GET /builds/{id} until the build is final; returns its JSON (json_decref). */
 static json_t *wait_final(struct ctx *c, int64_t id, int timeout_s)
 {
-	char url[128];
-	time_t deadline = time(NULL) + timeout_s;
-	snprintf(url, sizeof(url), "%s/builds/%lld", c->t.base_url, (long long)id);
-	for (;;) {
-		struct http_resp r;
-		ck_assert_int_eq(http_request("GET", url, NULL, NULL, 0, &r), 0);
-		ck_assert_msg(r.status == 200, "GET %s: %ld %s", url, r.status, r.body);
-		json_t *b = json_loads(r.body, 0, NULL);
-		http_resp_free(&r);
-		const char *st = json_string_value(json_object_get(b, "status"));
-		ck_assert_ptr_nonnull(st);
-		if (strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
-			return b;
-		json_decref(b);
-		ck_assert_msg(time(NULL) < deadline, "build %lld not final after %d s",
-			      (long long)id, timeout_s);
-		struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
-		nanosleep(&pause, NULL);
-	}
-}
-
-/* The registry has SERVICE:VERSION with DIGEST (HEAD manifest with the proper Accept). */
-static void assert_in_registry(const char *service, const char *version, const char *digest)
-{
-	char url[256], got[128], err[256];
-	struct registry *reg = NULL;
-	snprintf(url, sizeof(url), "http://%s", testenv_need("FORJA_TEST_REGISTRY"));
-	struct registry_opts o = {.url = url, .timeout_s = 10};
-	ck_assert_int_eq(registry_new(&o, &reg), 0);
-	int rc = registry_manifest_digest(reg, service, version, got, err, sizeof(err));
-	ck_assert_msg(rc == 0, "%s:%s not in the registry: %s", service, version, err);
-	ck_assert_str_eq(got, digest);
-	registry_free(reg);
+	return testhook_wait_final(c->t.base_url, id, timeout_s);
 }
 
 /* Every build succeeded, its image is in the registry, and GitHub saw pending then success. */
@@ -151,7 +86,7 @@ static void assert_built(struct ctx *c, json_t *builds, const char *const *want)
 		ck_assert_str_eq(service, want[2 * i]);
 		ck_assert_str_eq(version, want[2 * i + 1]);
 		ck_assert_str_eq(json_string_value(json_object_get(b, "commit")), c->sha);
-		assert_in_registry(service, version,
+		testhook_assert_in_registry(service, version,
 				   json_string_value(json_object_get(b, "digest")));
 		json_decref(b);
 	}

@@ -191,7 +191,7 @@ docker images -q --filter dangling=true --filter label=org.forja.stage=build | s
 docker run --rm --entrypoint forja "$FORJA_IMAGE" --help >/dev/null 2>&1 ||
 	fail "the built image does not run forja"
 
-# ---- a repository: git daemon for the engine, static contents API for Forja ------------
+# ---- a repository: git daemon for Forja, static contents API for Forja ------------------
 say "git repository and GitHub stand-in"
 mkdir -p "$work/repo" "$work/git/acme" "$work/github/repos/acme/shop/contents"
 (
@@ -206,9 +206,6 @@ mkdir -p "$work/repo" "$work/git/acme" "$work/github/repos/acme/shop/contents"
 ) >>"$log" 2>&1 || fail "cannot make the test repository"
 sha=$(git -C "$work/repo" rev-parse HEAD)
 cp "$work/repo/images.json" "$work/github/repos/acme/shop/contents/images.json"
-git daemon --reuseaddr --export-all --base-path="$work/git" --listen=127.0.0.1 \
-	--port="$git_port" "$work/git" >>"$log" 2>&1 &
-git_pid=$!
 
 # ---- the second host: a network namespace on a private /30 link --------------------------
 say "network namespace $netns ($link_ns) <-> host ($link_host)"
@@ -220,6 +217,11 @@ ip link set "$veth_host" up
 ip -n "$netns" addr add "$link_ns/30" dev "$veth_ns"
 ip -n "$netns" link set "$veth_ns" up
 ip -n "$netns" link set lo up
+# Forja fetches the commit itself, from inside its container: the git daemon listens on the
+# test's private link address, which the container reaches through the host.
+git daemon --reuseaddr --export-all --base-path="$work/git" --listen="$link_host" \
+	--port="$git_port" "$work/git" >>"$log" 2>&1 &
+git_pid=$!
 
 # ---- step 2: the stack -------------------------------------------------------------------
 say "step 2: compose up"
@@ -263,7 +265,7 @@ fi
 
 # ---- step 3: a signed merged-pull-request webhook ------------------------------------------
 say "step 3: webhook for $sha"
-payload=$(jq -cn --arg sha "$sha" --arg clone "git://127.0.0.1:$git_port/acme/shop.git" '{
+payload=$(jq -cn --arg sha "$sha" --arg clone "git://$link_host:$git_port/acme/shop.git" '{
 	action: "closed", number: 7,
 	pull_request: {number: 7, merged: true, merge_commit_sha: $sha, merged_at: "2026-01-01T00:00:00Z",
 		merged_by: {login: "octocat"}, head: {ref: "feature", sha: $sha}, base: {ref: "develop"}},

@@ -374,6 +374,43 @@ START_TEST(test_label_line_quoting)
 }
 END_TEST
 
+/* A git host that accepts connections and never answers: only the deadline ends the fetch. */
+START_TEST(test_deadline_aborts_a_hung_fetch)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char url[128], cmd[256], out[64];
+	struct build_result res;
+	struct build_spec s;
+	struct task_abort ab;
+	int64_t t0;
+	struct fx f;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(url, sizeof(url), "git://127.0.0.1:%u/hung.git", ntohs(sa.sin_port));
+	fx_open(&f);
+	s = spec_for("hung", url, "0123456789abcdef0123456789abcdef01234567");
+	t0 = deadline_now_ms();
+	ab = (struct task_abort){.deadline_ms = t0 + 1500};
+	ck_assert_int_eq(builder_run(&f.env, &s, &f.elog, &ab, &res), FORJA_ETIMEDOUT);
+	ck_assert_int_lt(deadline_now_ms() - t0, 10000);
+	ck_assert_msg(strstr(res.error, "timed out") != NULL, "%s", res.error);
+	/* and no git process of ours is left talking to it */
+	snprintf(cmd, sizeof(cmd),
+		 "ps -eo comm=,args= | awk '$1 ~ /^git/ && /127.0.0.1:%u/' | wc -l",
+		 ntohs(sa.sin_port));
+	ck_assert_int_eq(fx_capture(cmd, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "0");
+	close(fd);
+	fx_close(&f);
+}
+END_TEST
+
 static Suite *context_suite(void)
 {
 	Suite *s = suite_create("context");
@@ -388,6 +425,7 @@ static Suite *context_suite(void)
 	tcase_add_test(tc, test_damaged_cache_is_fetched_again);
 	tcase_add_test(tc, test_missing_parts_and_bad_pattern);
 	tcase_add_test(tc, test_labels_with_backtick_escape);
+	tcase_add_test(tc, test_deadline_aborts_a_hung_fetch);
 	suite_add_tcase(s, tc);
 	return s;
 }

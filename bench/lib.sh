@@ -378,11 +378,13 @@ e2e_record() {
 	fi
 }
 
-# e2e_webhook_system SYSTEM URL RUN REPO: a signed merged-PR delivery to URL.
+# e2e_webhook_system SYSTEM URL RUN REPO [COLD_DIR]: a signed merged-PR delivery to URL. With
+# COLD_DIR (Forja's git cache directory), the cache is removed first: a cold fetch.
 e2e_webhook_system() {
 	local sys=$1 url=$2 run=$3 repo=$4 svc=bench-$1 tag=r$3 sha t0 code secs
 	repo_commit "$repo" 1 "$(e2e_manifest "$svc" "$tag")"
 	sha=$REPLY
+	[ -n "${5:-}" ] && rm -rf "$5"
 	pr_payload "$repo" "$sha" "$((run + 1))" >"$BENCH_STATE/$sys.payload"
 	now_us
 	t0=$REPLY
@@ -397,15 +399,16 @@ e2e_webhook_system() {
 	e2e_record "$sys" "$t0" "$svc" "$tag"
 }
 
-# e2e_api RUN REPO: the floor over the raw Engine API: build from the git context, then push.
+# e2e_api RUN REPO: the floor over the raw Engine API for a commit already checked out: the
+# work tree (without .git) as a tar body to POST /build, then push.
 e2e_api() {
-	local run=$1 repo=$2 svc=bench-api tag=r$1 sha t0
+	local run=$1 repo=$2 svc=bench-api tag=r$1 t0 w=$BENCH_STATE/work/$2
 	repo_commit "$repo" 1 '[]'
-	sha=$REPLY
 	now_us
 	t0=$REPLY
-	curl -s --max-time "$BENCH_TIMEOUT" --unix-socket "$DOCKER_SOCK" -X POST \
-		"http://localhost/v1.41/build?remote=$GIT_URL/$repo.git%23$sha&t=$REG/$svc:$tag&rm=1&forcerm=1" \
+	tar -C "$w" --exclude=.git -cf - . | curl -s --max-time "$BENCH_TIMEOUT" \
+		--unix-socket "$DOCKER_SOCK" -X POST -H 'Content-Type: application/x-tar' \
+		--data-binary @- "http://localhost/v1.41/build?t=$REG/$svc:$tag&rm=1&forcerm=1" \
 		>"$BENCH_STATE/api-build.out" &&
 		curl -s --max-time "$BENCH_TIMEOUT" --unix-socket "$DOCKER_SOCK" -X POST \
 			-H 'X-Registry-Auth: e30=' "http://localhost/v1.41/images/$REG/$svc/push?tag=$tag" \
@@ -413,42 +416,14 @@ e2e_api() {
 	e2e_record api "$t0" "$svc" "$tag"
 }
 
-# e2e_api_labels RUN REPO: the raw Engine API floor for the image Forja makes, which carries the
-# four OCI labels (revision, source, version, created): build from the git context, then one
-# LABEL step FROM that image (a one-line tar context), then push.
-e2e_api_labels() {
-	local run=$1 repo=$2 svc=bench-apil tag=r$1 sha t0 id d=$BENCH_STATE/labels-ctx
-	repo_commit "$repo" 1 '[]'
-	sha=$REPLY
-	mkdir -p "$d"
-	now_us
-	t0=$REPLY
-	curl -s --max-time "$BENCH_TIMEOUT" --unix-socket "$DOCKER_SOCK" -X POST \
-		"http://localhost/v1.41/build?remote=$GIT_URL/$repo.git%23$sha&rm=1&forcerm=1" \
-		>"$BENCH_STATE/apil-build.out" || true
-	id=$(jq -r 'select(.aux.ID != null) | .aux.ID' "$BENCH_STATE/apil-build.out" 2>/dev/null | tail -n 1) || id=
-	if [ -n "$id" ]; then
-		printf 'FROM %s\nLABEL "org.opencontainers.image.revision"="%s" "org.opencontainers.image.source"="%s" "org.opencontainers.image.version"="%s" "org.opencontainers.image.created"="%s"\n' \
-			"$id" "$sha" "$GIT_URL/$repo.git" "$tag" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$d/Dockerfile"
-		tar -C "$d" -cf - Dockerfile | curl -s --max-time "$BENCH_TIMEOUT" --unix-socket "$DOCKER_SOCK" \
-			-X POST -H 'Content-Type: application/x-tar' --data-binary @- \
-			"http://localhost/v1.41/build?t=$REG/$svc:$tag&rm=1&forcerm=1" >>"$BENCH_STATE/apil-build.out" &&
-			curl -s --max-time "$BENCH_TIMEOUT" --unix-socket "$DOCKER_SOCK" -X POST \
-				-H 'X-Registry-Auth: e30=' "http://localhost/v1.41/images/$REG/$svc/push?tag=$tag" \
-				>"$BENCH_STATE/apil-push.out" || true
-	fi
-	e2e_record apil "$t0" "$svc" "$tag"
-}
-
-# e2e_cli RUN REPO: the floor with the docker CLI: docker build GIT_URL#SHA, docker push.
+# e2e_cli RUN REPO: what a user types with the commit already checked out: docker build of the
+# work tree, docker push.
 e2e_cli() {
-	local run=$1 repo=$2 svc=bench-cli tag=r$1 sha t0
+	local run=$1 repo=$2 svc=bench-cli tag=r$1 t0 w=$BENCH_STATE/work/$2
 	repo_commit "$repo" 1 '[]'
-	sha=$REPLY
 	now_us
 	t0=$REPLY
-	timeout "$BENCH_TIMEOUT" docker build -q -t "$REG/$svc:$tag" "$GIT_URL/$repo.git#$sha" \
-		>"$BENCH_STATE/cli.out" 2>&1 &&
+	timeout "$BENCH_TIMEOUT" docker build -q -t "$REG/$svc:$tag" "$w" >"$BENCH_STATE/cli.out" 2>&1 &&
 		timeout "$BENCH_TIMEOUT" docker push -q "$REG/$svc:$tag" >>"$BENCH_STATE/cli.out" 2>&1 || true
 	e2e_record cli "$t0" "$svc" "$tag"
 }

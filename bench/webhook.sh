@@ -35,17 +35,22 @@ FORJA_IDLE=$(rss_kb "$FORJA_PID")
 WH_IDLE=$(rss_kb "$WH_PID")
 
 # end-to-end and the acknowledgement of each merged delivery, interleaved, warm-up untimed
+# forjacold: the same Forja with its git cache removed before each delivery, like the script's
+# fresh clone every time
+COLD=$BENCH_STATE/forja/git
 e2e_webhook_system forja "$FORJA_URL" 0 wh
+e2e_webhook_system forjacold "$FORJA_URL" 0 wh "$COLD"
 e2e_webhook_system webhook "$WH_URL" 0 wh
-rm -f "$BENCH_STATE"/{forja,webhook}.{e2e,ack,fail}
+rm -f "$BENCH_STATE"/{forja,forjacold,webhook}.{e2e,ack,fail}
+systems=(forja forjacold webhook)
 for ((run = 1; run <= BENCH_RUNS; run++)); do
-	if ((run % 2)); then
-		e2e_webhook_system forja "$FORJA_URL" "$run" wh
-		e2e_webhook_system webhook "$WH_URL" "$run" wh
-	else
-		e2e_webhook_system webhook "$WH_URL" "$run" wh
-		e2e_webhook_system forja "$FORJA_URL" "$run" wh
-	fi
+	for ((k = 0; k < ${#systems[@]}; k++)); do
+		case ${systems[$(((run + k) % ${#systems[@]}))]} in
+		forja) e2e_webhook_system forja "$FORJA_URL" "$run" wh ;;
+		forjacold) e2e_webhook_system forjacold "$FORJA_URL" "$run" wh "$COLD" ;;
+		webhook) e2e_webhook_system webhook "$WH_URL" "$run" wh ;;
+		esac
+	done
 	log "webhook: round $run/$BENCH_RUNS done"
 done
 
@@ -70,7 +75,7 @@ FORJA_AFTER=$(rss_kb "$FORJA_PID")
 WH_AFTER=$(rss_kb "$WH_PID")
 FORJA_HWM=$(rss_kb "$FORJA_PID" VmHWM)
 WH_HWM=$(rss_kb "$WH_PID" VmHWM)
-DELIVERIES=$((BENCH_RUNS + 1 + BENCH_ACK_N))
+DELIVERIES=$((2 * (BENCH_RUNS + 1) + BENCH_ACK_N)) # Forja had warm and cold rounds
 
 wh_version=$(webhook -version 2>/dev/null | awk '{ print $3 }')
 echo "## Forja versus adnanh/webhook $wh_version + a build script (what users run today)"
@@ -82,8 +87,9 @@ echo
 wmed=$(median "$BENCH_STATE/webhook.e2e")
 table_row "end-to-end" "n" "median" "p99" "min" "max" "failed" "median / webhook's"
 table_row "---" "---:" "---:" "---:" "---:" "---:" "---:" "---:"
-e2e_row "Forja" forja "$wmed"
-e2e_row "adnanh/webhook + git fetch, docker build, docker push" webhook "$wmed"
+e2e_row "Forja, warm git cache" forja "$wmed"
+e2e_row "Forja, cold (git cache removed before each delivery)" forjacold "$wmed"
+e2e_row "adnanh/webhook + git fetch --depth 1, docker build, docker push" webhook "$wmed"
 echo
 echo "Acknowledgement (HTTP answer to GitHub), one delivery at a time, ms (curl time_total):"
 echo

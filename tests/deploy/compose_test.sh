@@ -164,7 +164,7 @@ export FORJA_DEPLOY_DIR=$work/deploy
 export FORJA_REGISTRY_HOST=127.0.0.1 FORJA_REGISTRY_PORT=$reg_port FORJA_REGISTRY_BIND=127.0.0.1
 export FORJA_REGISTRY_SANS=$link_host
 export FORJA_BIND=127.0.0.1 FORJA_PORT=$forja_port
-export FORJA_GITHUB_API_URL=http://github:8080 FORJA_ALLOWED_HOSTS=127.0.0.1
+export FORJA_GITHUB_API_URL=http://github:8080 FORJA_ALLOWED_HOSTS=$link_host
 export FORJA_LOG_LEVEL=debug FORJA_BRANCH=develop FORJA_WORKERS=1
 if [[ ${DOCKER_HOST:-} == unix://* ]]; then
 	export FORJA_DOCKER_SOCKET=${DOCKER_HOST#unix://}

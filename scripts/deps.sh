@@ -6,7 +6,8 @@ set -euo pipefail
 build=(cmake gcc make pkg-config libulfius-dev libjansson-dev liborcania-dev libyder-dev
        libsqlite3-dev libcurl4-gnutls-dev libgnutls28-dev libmicrohttpd-dev libarchive-dev)
 runtime=(docker.io docker-registry git openssh-client ca-certificates curl iptables)
-testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2 python3 openssl)
+testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2 python3 openssl
+         lighttpd openssh-server)
 
 case "${1:-run}" in
   run) want=("${build[@]}" "${runtime[@]}") ;;
@@ -29,5 +30,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# lighttpd and openssh-server would start system-wide services on install; the tests start their
+# own on loopback ports, so forbid that with a policy-rc.d, unless the system already has one.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 0755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+  trap 'exit 130' INT TERM
+fi
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds with AddressSanitizer + UBSan and -Werror,
-# starts dockerd (if none runs), a registry and a git daemon on loopback, runs the whole suite,
-# and stops exactly what it started, even when tests fail.
+# starts dockerd (if none runs), a registry, a git daemon, an authenticated smart-HTTP git server
+# (lighttpd) and an sshd with a deploy key on loopback, runs the whole suite, and stops exactly
+# what it started, even when tests fail.
 # usage: scripts/test.sh [ctest arguments, e.g. -R webhook]
 set -euo pipefail
 

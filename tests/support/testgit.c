@@ -1,6 +1,7 @@
 #include "testgit.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,10 @@ static void testgit_write(const char *dir, const char *path, const char *content
 	fclose(f);
 }
 
-int testgit_commit(const char *name, const char *branch, const char *const *files, char *sha)
+/* One commit on BRANCH of NAME, pushed to SERVED/NAME.git; the work tree is SERVED/.work/NAME. */
+static int commit_in(const char *served, const char *name, const char *branch,
+		     const char *const *files, char *sha)
 {
-	const char *served = testenv_need("FORJA_TEST_GIT_DIR");
 	char work[256], bare[256], cmd[4096];
 	struct stat st;
 	FILE *p;
@@ -67,6 +69,56 @@ int testgit_commit(const char *name, const char *branch, const char *const *file
 	ck_assert_msg(fgets(sha, 41, p) != NULL, "no sha from git rev-parse");
 	pclose(p);
 	sha[40] = '\0';
+	return 0;
+}
+
+int testgit_commit(const char *name, const char *branch, const char *const *files, char *sha)
+{
+	return commit_in(testenv_need("FORJA_TEST_GIT_DIR"), name, branch, files, sha);
+}
+
+int testgit_http_commit(const char *name, const char *branch, const char *const *files, char *sha)
+{
+	return commit_in(testenv_need("FORJA_TEST_HTTP_GIT_ROOT"), name, branch, files, sha);
+}
+
+int testgit_ssh_commit(const char *name, const char *branch, const char *const *files, char *sha)
+{
+	return commit_in(testenv_need("FORJA_TEST_SSH_GIT_ROOT"), name, branch, files, sha);
+}
+
+void testgit_http_url(const char *name, char *buf, unsigned len)
+{
+	snprintf(buf, len, "%s/%s.git", testenv_need("FORJA_TEST_HTTP_GIT_URL"), name);
+}
+
+void testgit_ssh_url(const char *name, char *buf, unsigned len)
+{
+	snprintf(buf, len, "%s%s/%s.git", testenv_need("FORJA_TEST_SSH_GIT_URL"),
+		 testenv_need("FORJA_TEST_SSH_GIT_ROOT"), name);
+}
+
+int testgit_write_credentials(const char *path)
+{
+	const char *url = testenv_need("FORJA_TEST_HTTP_GIT_URL");
+	const char *user = testenv_need("FORJA_TEST_HTTP_GIT_USER");
+	const char *password = testenv_need("FORJA_TEST_HTTP_GIT_PASSWORD");
+	const char *host = strstr(url, "://");
+	size_t host_len;
+	FILE *f;
+	int fd;
+
+	ck_assert_msg(host != NULL, "FORJA_TEST_HTTP_GIT_URL has no scheme: %s", url);
+	host += 3;
+	host_len = strcspn(host, "/");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_msg(fd >= 0, "cannot write %s", path);
+	/* O_CREAT leaves an existing file's mode: credentials must not stay readable by others */
+	ck_assert_msg(fchmod(fd, 0600) == 0, "cannot chmod %s", path);
+	f = fdopen(fd, "w");
+	ck_assert_msg(f != NULL, "fdopen %s failed", path);
+	fprintf(f, "%.*s%s:%s@%.*s\n", (int)(host - url), url, user, password, (int)host_len, host);
+	ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
 	return 0;
 }
 

@@ -7,7 +7,7 @@ build=(cmake gcc make pkg-config libulfius-dev libjansson-dev liborcania-dev lib
        libsqlite3-dev libcurl4-gnutls-dev libgnutls28-dev libmicrohttpd-dev libarchive-dev)
 runtime=(docker.io docker-registry git openssh-client ca-certificates curl iptables)
 testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2 python3 openssl
-         lighttpd openssh-server)
+         lighttpd openssh-server clang-format)
 
 case "${1:-run}" in
   run) want=("${build[@]}" "${runtime[@]}") ;;

@@ -149,9 +149,9 @@ static int read_inputs(struct context *c, const struct context_params *p, const 
 		text = NULL;
 	}
 	path = join_path(dir, c->dockerfile);
-	rc = path ? source_read(p->co, p->sha, path, DOCKERFILE_MAX, &text, &len, type)
+	rc = path ? source_read(p->co, p->sha, path, DOCKERFILE_MAX, &text, &len, NULL)
 		  : FORJA_ENOMEM;
-	if (rc == FORJA_ENOTFOUND || (!rc && strcmp(type, "blob"))) {
+	if (rc == FORJA_ENOTFOUND) {
 		snprintf(err, errlen, "%s at %.12s: Dockerfile %s missing", p->url, p->sha, path);
 		rc = FORJA_ENOTFOUND;
 		goto out;
@@ -175,8 +175,8 @@ static int read_inputs(struct context *c, const struct context_params *p, const 
 
 	free(path);
 	path = join_path(dir, ".dockerignore");
-	rc = path ? source_read(p->co, p->sha, path, IGNORE_MAX, &text, &len, type) : FORJA_ENOMEM;
-	if (rc == FORJA_ENOTFOUND || (!rc && strcmp(type, "blob"))) {
+	rc = path ? source_read(p->co, p->sha, path, IGNORE_MAX, &text, &len, NULL) : FORJA_ENOMEM;
+	if (rc == FORJA_ENOTFOUND) {
 		free(text);
 		text = NULL;
 		len = 0;

@@ -676,7 +676,26 @@ static void touch_used(const char *dir)
 	}
 }
 
-/* Keeps the REFS_KEEP newest commits: each fetched commit adds a ref and a shallow line. */
+/* Loose refs under refs/forja/c: the fetches since the last prune (gc packs the rest). */
+static int loose_refs(const char *dir)
+{
+	char path[4200];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/refs/forja/c", dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Keeps the REFS_KEEP newest commits: each fetched commit adds a ref and a shallow line. Looks
+ * only once enough fetches happened since the last time, so a fetch costs no extra git run. */
 static void cache_prune(const struct source *s, const char *dir, const char *keep)
 {
 	char *list[] = {"git",
@@ -693,7 +712,7 @@ static void cache_prune(const struct source *s, const char *dir, const char *kee
 	int count = 0, removed = 0;
 
 	dynbuf_init(&out, OUT_MAX);
-	if (run_git(s, NULL, list, NULL, &out, NULL) != 0)
+	if (loose_refs(dir) < REFS_PRUNE_AT || run_git(s, NULL, list, NULL, &out, NULL) != 0)
 		goto out;
 	for (const char *p = dynbuf_str(&out); *p; p++)
 		count += *p == '\n';
@@ -731,6 +750,8 @@ static int fetch_into(const struct source *s, const char *dir, const char *url, 
 			"maintenance.auto=false",
 			"-c",
 			"protocol.version=2",
+			"-c",
+			"fetch.unpackLimit=1", /* keep the pack as sent: no loose objects to deflate */
 			"fetch",
 			"--quiet",
 			"--depth=1",
@@ -973,6 +994,8 @@ int source_read(const struct source_checkout *co, const char *sha, const char *p
 	*len = 0;
 	snprintf(spec, sizeof(spec), "%s:%s", sha, path);
 	dynbuf_init(&buf, 64);
+	if (!type)
+		goto blob; /* a blob or nothing: one git run less */
 	rc = run_git(NULL, NULL, targv, NULL, &buf, NULL);
 	if (rc != 0) {
 		rc = rc > 0 ? FORJA_ENOTFOUND : rc;
@@ -984,6 +1007,7 @@ int source_read(const struct source_checkout *co, const char *sha, const char *p
 		rc = 0;
 		goto out;
 	}
+blob:
 	dynbuf_free(&buf);
 	dynbuf_init(&buf, max);
 	rc = run_git(NULL, NULL, argv, NULL, &buf, NULL);

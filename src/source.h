@@ -72,7 +72,8 @@ bool source_checkout_was_cached(const struct source_checkout *co);
 /*
  * The object at SHA:PATH of CO as bytes (at most MAX). FORJA_ENOTFOUND when absent,
  * FORJA_ETOOBIG past MAX. *OUT (NUL-terminated, *LEN bytes) owned by the caller: free().
- * TYPE (may be NULL, >= 8 bytes) gets "blob", "tree", "commit" (a gitlink) ...
+ * TYPE (>= 8 bytes) gets "blob", "tree", "commit" (a gitlink) ...; with TYPE NULL only a blob
+ * is read (anything else is FORJA_ENOTFOUND), with one git run less.
  */
 int source_read(const struct source_checkout *co, const char *sha, const char *path, size_t max,
 		char **out, size_t *len, char *type);

@@ -10,6 +10,7 @@
 
 #include "../src/errors.h"
 #include "../src/log.h"
+#include "../src/manifest.h"
 #include "../src/webhook.h"
 #include "problem.h"
 
@@ -253,13 +254,13 @@ static int merged_pr(struct _u_response *resp, struct app *app, const struct del
 		return rc;
 	}
 	json_t *errors = json_array();
-	struct webhook_plan_opts po = {
+	struct manifest_plan_opts po = {
 	    .github = app->github,
 	    .manifest = app->cfg->manifest,
 	    .registry = app->cfg->registry,
 	    .delivery_id = d->id,
 	};
-	rc = webhook_plan_builds(&po, pr, &builds, &n, errors, detail, sizeof(detail));
+	rc = manifest_plan_builds(&po, pr, &builds, &n, errors, detail, sizeof(detail));
 	if (rc) {
 		rc = plan_failed(resp, app, d, rc, errors, detail);
 		json_decref(errors);

@@ -1,5 +1,5 @@
-/* GitHub webhook core: signature check, payload parsing, the build-or-ignore decision and the
- * images manifest, turning one merged pull request into the builds it asks for. */
+/* GitHub webhook deliveries as they arrive: signature check, payload decoding, pull request
+ * parsing and the build-or-ignore decision. The manifest and planning are in manifest.h. */
 #ifndef FORJA_WEBHOOK_H
 #define FORJA_WEBHOOK_H
 
@@ -8,19 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "build.h"
-#include "github.h"
-
 /* GitHub caps payloads at 25 MB; Forja refuses more before reading them. */
 #define WEBHOOK_MAX_BODY ((size_t)25 * 1024 * 1024)
 /* Deepest JSON nesting accepted in a payload or manifest (GitHub's payloads use about 6). */
 #define WEBHOOK_MAX_JSON_DEPTH 64
-/* Largest manifest read from a repository, and most entries it may list. */
-#define WEBHOOK_MAX_MANIFEST ((size_t)1024 * 1024)
-#define WEBHOOK_MAX_IMAGES   50
-/* Time planning may spend starting GitHub requests (each one is bounded by the client's own
- * timeout, 5 s): 4 s + 5 s stays under GitHub's 10 s. */
-#define WEBHOOK_PLAN_BUDGET_MS 4000
 
 /*
  * Checks HEADER ("sha256=<64 hex>", the X-Hub-Signature-256 value) against the HMAC-SHA256 of
@@ -68,47 +59,5 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors);
  */
 bool webhook_pr_builds(const struct webhook_pr *pr, const char *branch, char *reason,
 		       size_t reasonlen);
-
-/* One entry of the images manifest. */
-struct webhook_image {
-	char *service;
-	char *version;
-	char *type;	    /* as written, or "docker" */
-	char *context;	    /* NULL = not given (auto-detected later) */
-	char *dockerfile;   /* NULL = Dockerfile */
-	json_t *build_args; /* object of strings or NULL (owned) */
-};
-
-/*
- * Parses manifest TEXT: a list of entries, {"images": [...]} or one entry object. Appends a
- * {"field","message"} per problem (field "entry N" counts from 1) to ERRORS; FORJA_EINVAL when
- * any. *OUT is an array owned by the caller: webhook_images_free(); with FORJA_EINVAL it may
- * still hold the entries read (NULL when the manifest's shape itself is wrong).
- */
-int webhook_manifest_parse(const char *text, size_t len, struct webhook_image **out, size_t *n,
-			   json_t *errors);
-void webhook_images_free(struct webhook_image *imgs, size_t n);
-
-struct webhook_plan_opts {
-	struct github *github; /* borrowed */
-	const char *manifest;  /* path in the repository, e.g. images.json */
-	const char *registry;  /* host:port images are tagged with */
-	const char *delivery_id;
-	/* No GitHub request starts after this many ms (0 = WEBHOOK_PLAN_BUDGET_MS), so that the
-	 * answer reaches GitHub within its 10 s even when it is slow. */
-	int budget_ms;
-};
-
-/*
- * Reads the manifest of PR at its merge commit, resolves each entry's context (the service's
- * directory when it has a Dockerfile there, else the root), validates every entry, and makes
- * one queued build per entry. *BUILDS is owned by the caller: build_array_free().
- * Errors: FORJA_EINVAL (manifest invalid; ERRORS lists why, DETAIL sums up),
- * FORJA_ENOTFOUND (no manifest), FORJA_EUNAVAILABLE / FORJA_EUPSTREAM (GitHub),
- * FORJA_ETIMEDOUT (GitHub too slow for the budget), with DETAIL.
- */
-int webhook_plan_builds(const struct webhook_plan_opts *o, const struct webhook_pr *pr,
-			struct build ***builds, size_t *n, json_t *errors, char *detail,
-			size_t detaillen);
 
 #endif

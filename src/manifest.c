@@ -1,0 +1,409 @@
+/* The images manifest and the plan it makes: a merged pull request's manifest, read from GitHub
+ * at the merge commit, becomes one queued build per entry. */
+#include "manifest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "builder.h"
+#include "errors.h"
+
+static void add_problem(json_t *errors, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_problem(json_t *errors, const char *field, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+}
+
+void manifest_images_free(struct manifest_image *imgs, size_t n)
+{
+	if (!imgs)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(imgs[i].service);
+		free(imgs[i].version);
+		free(imgs[i].type);
+		free(imgs[i].context);
+		free(imgs[i].dockerfile);
+		json_decref(imgs[i].build_args);
+	}
+	free(imgs);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Copies one entry's fields, noting problems of shape (not of value: builder_validate does). */
+static void entry_read(json_t *e, size_t idx, struct manifest_image *img, json_t *errors)
+{
+	char field[48];
+	snprintf(field, sizeof(field), "entry %zu", idx + 1);
+	if (!json_is_object(e)) {
+		add_problem(errors, field, "%s: is not an object", field);
+		return;
+	}
+	static const char *const keys[] = {"service_name", "version", "type", "context",
+					   "dockerfile"};
+	const char *vals[5] = {0};
+	for (size_t k = 0; k < 5; k++) {
+		json_t *v = json_object_get(e, keys[k]);
+		if (v && !json_is_string(v) && !(k >= 2 && json_is_null(v)))
+			add_problem(errors, field, "%s: %s is not a string", field, keys[k]);
+		else if (json_is_string(v))
+			vals[k] = json_string_value(v);
+	}
+	if (!vals[0])
+		add_problem(errors, field, "%s: service_name is missing", field);
+	if (!vals[1])
+		add_problem(errors, field, "%s: version is missing", field);
+	json_t *args = json_object_get(e, "build_args");
+	if (args && !json_is_null(args)) {
+		const char *k;
+		json_t *v;
+		bool ok = json_is_object(args);
+		json_object_foreach(ok ? args : NULL, k, v)
+		{
+			if (!json_is_string(v))
+				ok = false;
+		}
+		if (ok)
+			img->build_args = json_incref(args);
+		else
+			add_problem(errors, field, "%s: build_args is not an object of strings",
+				    field);
+	}
+	img->service = dup_or_null(vals[0]);
+	img->version = dup_or_null(vals[1]);
+	img->type = strdup(vals[2] ? vals[2] : "docker");
+	img->context = dup_or_null(vals[3]);
+	img->dockerfile = dup_or_null(vals[4]);
+}
+
+int manifest_parse(const char *text, size_t len, struct manifest_image **out, size_t *n,
+		   json_t *errors)
+{
+	json_error_t jerr;
+	size_t before = json_array_size(errors);
+	*out = NULL;
+	*n = 0;
+	if (len > MANIFEST_MAX_BYTES) {
+		add_problem(errors, "manifest", "the manifest is larger than %zu bytes",
+			    MANIFEST_MAX_BYTES);
+		return FORJA_EINVAL;
+	}
+	if (!webhook_json_depth_ok(text, len, WEBHOOK_MAX_JSON_DEPTH)) {
+		add_problem(errors, "manifest", "the manifest nests deeper than %d levels",
+			    WEBHOOK_MAX_JSON_DEPTH);
+		return FORJA_EINVAL;
+	}
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!root) {
+		add_problem(errors, "manifest", "not valid JSON: %s at line %d column %d",
+			    jerr.text, jerr.line, jerr.column);
+		return FORJA_EINVAL;
+	}
+	json_t *list = root;
+	if (json_is_object(root) && json_object_get(root, "images"))
+		list = json_object_get(root, "images");
+	else if (json_is_object(root) && json_object_get(root, "service_name"))
+		list = NULL; /* a single entry */
+	int rc = 0;
+	size_t count = list ? json_array_size(list) : 1;
+	if (list && !json_is_array(list)) {
+		add_problem(errors, "manifest",
+			    "expected a list of images, {\"images\": [...]} or one image object");
+		rc = FORJA_EINVAL;
+		goto out;
+	}
+	if (count == 0) {
+		add_problem(errors, "manifest", "the manifest lists no images");
+		rc = FORJA_EINVAL;
+		goto out;
+	}
+	if (count > MANIFEST_MAX_IMAGES) {
+		add_problem(errors, "manifest",
+			    "the manifest lists %zu images, at most %d are built", count,
+			    MANIFEST_MAX_IMAGES);
+		rc = FORJA_EINVAL;
+		goto out;
+	}
+	*out = calloc(count, sizeof(**out));
+	if (!*out) {
+		rc = FORJA_ENOMEM;
+		goto out;
+	}
+	*n = count;
+	for (size_t i = 0; i < count; i++)
+		entry_read(list ? json_array_get(list, i) : root, i, &(*out)[i], errors);
+	/* Two entries for one service would race for the same image name. */
+	for (size_t i = 0; i < count; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if ((*out)[i].service && (*out)[j].service &&
+			    strcmp((*out)[i].service, (*out)[j].service) == 0) {
+				char field[48];
+				snprintf(field, sizeof(field), "entry %zu", i + 1);
+				add_problem(errors, field,
+					    "%s: service %s is already listed by entry %zu", field,
+					    (*out)[i].service, j + 1);
+			}
+		}
+	}
+	/* The entries stay with the caller, so their values can be checked too. */
+	if (json_array_size(errors) > before)
+		rc = FORJA_EINVAL;
+out:
+	json_decref(root);
+	if (rc && rc != FORJA_EINVAL) {
+		manifest_images_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The context of IMG: as given, else the service's directory when it holds the Dockerfile.
+ * No request starts after DEADLINE (monotonic ms). */
+static int context_resolve(const struct manifest_plan_opts *o, const struct webhook_pr *pr,
+			   struct manifest_image *img, int64_t deadline, char *detail,
+			   size_t detaillen)
+{
+	char path[1024], err[512];
+	char *body = NULL;
+	size_t blen = 0;
+	if (img->context || !img->service)
+		return 0;
+	/* Only names that cannot change the API path are probed; validation reports the rest. */
+	if (!builder_service_valid(img->service) ||
+	    (img->dockerfile && (strstr(img->dockerfile, "..") || img->dockerfile[0] == '/')))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", img->service,
+		 img->dockerfile ? img->dockerfile : "Dockerfile");
+	if (monotonic_ms() > deadline) {
+		snprintf(
+		    detail, detaillen,
+		    "GitHub answers too slowly: looking for %s at %s did not start within %d ms",
+		    path, pr->merge_commit_sha,
+		    o->budget_ms > 0 ? o->budget_ms : MANIFEST_PLAN_BUDGET_MS);
+		return FORJA_ETIMEDOUT;
+	}
+	int rc = github_file_get(o->github, pr->full_name, path, pr->merge_commit_sha, &body, &blen,
+				 err, sizeof(err));
+	free(body);
+	if (rc == 0) {
+		img->context = strdup(img->service);
+		return img->context ? 0 : FORJA_ENOMEM;
+	}
+	if (rc == FORJA_ENOTFOUND) {
+		img->context = strdup("");
+		return img->context ? 0 : FORJA_ENOMEM;
+	}
+	snprintf(detail, detaillen, "reading %s at %s from GitHub: %s", path, pr->merge_commit_sha,
+		 err);
+	return rc;
+}
+
+/* The value an entry gave for FIELD, to quote in a message; NULL when not worth quoting. */
+static const char *image_value(const struct manifest_image *img, const char *field)
+{
+	if (strcmp(field, "service") == 0)
+		return img->service;
+	if (strcmp(field, "version") == 0)
+		return img->version;
+	if (strcmp(field, "context") == 0)
+		return img->context;
+	if (strcmp(field, "dockerfile") == 0)
+		return img->dockerfile;
+	return NULL;
+}
+
+/* builder_validate's problems, each as "entry N: <field> "<value>" <why>". */
+static int image_validate(const struct manifest_image *img, size_t idx, const struct webhook_pr *pr,
+			  json_t *errors)
+{
+	struct build_spec spec = {
+	    .service = img->service,
+	    .version = img->version,
+	    .type = img->type,
+	    .git_url = pr->clone_url,
+	    .ref = pr->merge_commit_sha,
+	    .context = img->context,
+	    .dockerfile = img->dockerfile,
+	    .build_args = img->build_args,
+	};
+	char name[48], field[96];
+	json_t *found = json_array();
+	if (!found)
+		return FORJA_ENOMEM;
+	int rc = builder_validate(&spec, found);
+	size_t i;
+	json_t *e;
+	snprintf(name, sizeof(name), "entry %zu", idx + 1);
+	json_array_foreach(found, i, e)
+	{
+		const char *f = json_string_value(json_object_get(e, "field"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		f = f ? f : "entry";
+		msg = msg ? msg : "is invalid";
+		snprintf(field, sizeof(field), "%s.%s", name, f);
+		const char *val = image_value(img, f);
+		/* a missing service_name or version was reported when the manifest was read */
+		if ((strcmp(f, "service") == 0 || strcmp(f, "version") == 0) && !val)
+			continue;
+		if (strcmp(f, "type") == 0)
+			add_problem(errors, field, "%s: %s", name, msg);
+		else if (strcmp(f, "git_url") == 0)
+			add_problem(errors, "repository.clone_url", "%s: clone URL \"%.200s\" %s",
+				    name, pr->clone_url, msg);
+		else if (val)
+			add_problem(errors, field, "%s: %s \"%.200s\" %s", name, f, val, msg);
+		else
+			add_problem(errors, field, "%s: %s %s", name, f, msg);
+	}
+	json_decref(found);
+	return rc;
+}
+
+static struct build *image_build(const struct manifest_plan_opts *o, const struct webhook_pr *pr,
+				 const struct manifest_image *img)
+{
+	char ref[512];
+	struct build *b = build_new();
+	if (!b)
+		return NULL;
+	if (builder_image_ref(o->registry, img->service, img->version, ref, sizeof(ref)))
+		goto fail;
+	b->trigger = TRIGGER_WEBHOOK;
+	b->status = BUILD_QUEUED;
+	b->pull_request = pr->number;
+	b->service = strdup(img->service);
+	b->version = strdup(img->version);
+	b->type = strdup(img->type);
+	b->image = strdup(ref);
+	b->repository = strdup(pr->full_name);
+	b->clone_url = strdup(pr->clone_url);
+	b->commit = strdup(pr->merge_commit_sha);
+	b->ref = strdup(pr->merge_commit_sha);
+	b->context = strdup(img->context ? img->context : "");
+	b->dockerfile = dup_or_null(img->dockerfile);
+	b->branch = strdup(pr->base_ref);
+	b->delivery_id = dup_or_null(o->delivery_id);
+	if (img->build_args)
+		b->build_args = json_dumps(img->build_args, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!b->service || !b->version || !b->type || !b->image || !b->repository ||
+	    !b->clone_url || !b->commit || !b->ref || !b->context || !b->branch ||
+	    (o->delivery_id && !b->delivery_id) || (img->build_args && !b->build_args))
+		goto fail;
+	return b;
+fail:
+	build_free(b);
+	return NULL;
+}
+
+/* DETAIL: "<manifest> at <sha>: <first problem>" (and how many more). */
+static void invalid_detail(const struct manifest_plan_opts *o, const struct webhook_pr *pr,
+			   json_t *errors, size_t first, char *detail, size_t detaillen)
+{
+	size_t count = json_array_size(errors) - first;
+	const char *msg =
+	    json_string_value(json_object_get(json_array_get(errors, first), "message"));
+	if (count > 1)
+		snprintf(detail, detaillen, "%s at %s: %s (and %zu more problems)", o->manifest,
+			 pr->merge_commit_sha, msg ? msg : "invalid", count - 1);
+	else
+		snprintf(detail, detaillen, "%s at %s: %s", o->manifest, pr->merge_commit_sha,
+			 msg ? msg : "invalid");
+}
+
+int manifest_plan_builds(const struct manifest_plan_opts *o, const struct webhook_pr *pr,
+			 struct build ***builds, size_t *n, json_t *errors, char *detail,
+			 size_t detaillen)
+{
+	char err[512];
+	char *text = NULL;
+	size_t tlen = 0, nimg = 0, first = json_array_size(errors);
+	struct manifest_image *imgs = NULL;
+	int64_t deadline =
+	    monotonic_ms() + (o->budget_ms > 0 ? o->budget_ms : MANIFEST_PLAN_BUDGET_MS);
+	*builds = NULL;
+	*n = 0;
+	int rc = github_file_get(o->github, pr->full_name, o->manifest, pr->merge_commit_sha, &text,
+				 &tlen, err, sizeof(err));
+	if (rc == FORJA_ENOTFOUND) {
+		snprintf(detail, detaillen, "%s at %s: not found in %s", o->manifest,
+			 pr->merge_commit_sha, pr->full_name);
+		add_problem(errors, "manifest", "%s", detail);
+		goto out;
+	}
+	if (rc == FORJA_ETOOBIG) {
+		snprintf(detail, detaillen, "%s at %s: larger than %zu bytes", o->manifest,
+			 pr->merge_commit_sha, MANIFEST_MAX_BYTES);
+		add_problem(errors, "manifest", "%s", detail);
+		rc = FORJA_EINVAL;
+		goto out;
+	}
+	if (rc) {
+		snprintf(detail, detaillen, "reading %s at %s from GitHub: %s", o->manifest,
+			 pr->merge_commit_sha, err);
+		goto out;
+	}
+	rc = manifest_parse(text, tlen, &imgs, &nimg, errors);
+	if (rc && !(rc == FORJA_EINVAL && imgs)) {
+		if (rc == FORJA_EINVAL)
+			invalid_detail(o, pr, errors, first, detail, detaillen);
+		goto out;
+	}
+	/* A manifest already known to be invalid is not probed: its values are checked below. */
+	for (size_t i = 0; rc == 0 && i < nimg; i++) {
+		rc = context_resolve(o, pr, &imgs[i], deadline, detail, detaillen);
+		if (rc)
+			goto out;
+	}
+	for (size_t i = 0; i < nimg; i++) {
+		rc = image_validate(&imgs[i], i, pr, errors);
+		if (rc == FORJA_ENOMEM)
+			goto out;
+	}
+	if (json_array_size(errors) > first) {
+		rc = FORJA_EINVAL;
+		invalid_detail(o, pr, errors, first, detail, detaillen);
+		goto out;
+	}
+	*builds = calloc(nimg, sizeof(**builds));
+	if (!*builds) {
+		rc = FORJA_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nimg; i++) {
+		(*builds)[i] = image_build(o, pr, &imgs[i]);
+		if (!(*builds)[i]) {
+			build_array_free(*builds, i);
+			*builds = NULL;
+			rc = FORJA_ENOMEM;
+			goto out;
+		}
+	}
+	*n = nimg;
+	rc = 0;
+out:
+	free(text);
+	manifest_images_free(imgs, nimg);
+	return rc;
+}

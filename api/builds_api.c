@@ -441,34 +441,26 @@ static int is_sha(const char *s)
 /* The stored form of a valid request; NULL on ENOMEM or an image reference too long. */
 static struct build *create_build(const struct create_fields *f, struct app *app)
 {
-	struct build *b = build_new();
-	if (b == NULL)
-		return NULL;
 	char image[512];
 	int sha = is_sha(f->ref);
-	b->trigger = TRIGGER_API;
-	b->service = strdup(f->service);
-	b->version = strdup(f->version);
-	b->type = strdup(f->type != NULL ? f->type : "docker");
-	b->repository = strdup(f->repository);
-	b->clone_url = strdup(f->repository);
-	b->ref = strdup(f->ref);
-	b->commit = sha ? strdup(f->ref) : NULL;
-	b->branch = sha ? NULL : strdup(f->ref);
-	b->context = f->context != NULL ? strdup(f->context) : NULL;
-	b->dockerfile = f->dockerfile != NULL ? strdup(f->dockerfile) : NULL;
-	b->build_args = f->build_args != NULL ? json_dumps(f->build_args, JSON_COMPACT) : NULL;
-	int ok = b->service && b->version && b->type && b->repository && b->clone_url && b->ref &&
-		 (!sha || b->commit) && (sha || b->branch) && (!f->context || b->context) &&
-		 (!f->dockerfile || b->dockerfile) && (!f->build_args || b->build_args);
-	if (ok && builder_image_ref(app->cfg->registry, f->service, f->version, image,
-				    sizeof(image)) == 0)
-		b->image = strdup(image);
-	if (!ok || b->image == NULL) {
-		build_free(b);
+	if (builder_image_ref(app->cfg->registry, f->service, f->version, image, sizeof(image)))
 		return NULL;
-	}
-	return b;
+	struct build_fields bf = {
+	    .trigger = TRIGGER_API,
+	    .service = f->service,
+	    .version = f->version,
+	    .type = f->type,
+	    .image = image,
+	    .repository = f->repository,
+	    .clone_url = f->repository,
+	    .commit = sha ? f->ref : NULL,
+	    .ref = f->ref,
+	    .context = f->context,
+	    .dockerfile = f->dockerfile,
+	    .build_args = f->build_args,
+	    .branch = sha ? NULL : f->ref,
+	};
+	return build_new_from(&bf);
 }
 
 /* Parses the body: 415 for a non-JSON type, 400 for a body that is not a JSON object. */

@@ -193,7 +193,6 @@ static void cli_history_open(struct cli_history *h, const struct config *cfg,
 {
 	const char *secrets[] = {cfg->registry_password, NULL};
 	struct build *b = NULL;
-	char *args = NULL;
 	int rc;
 
 	if (!cfg->data_dir || store_open(cfg->data_dir, &h->store)) {
@@ -204,27 +203,21 @@ static void cli_history_open(struct cli_history *h, const struct config *cfg,
 		h->store = NULL;
 		return;
 	}
-	b = build_new();
-	args = spec->build_args && json_object_size(spec->build_args)
-		   ? json_dumps(spec->build_args, JSON_COMPACT | JSON_SORT_KEYS)
-		   : NULL;
+	b = build_new_from(&(struct build_fields){
+	    .trigger = TRIGGER_CLI,
+	    .service = spec->service,
+	    .version = spec->version,
+	    .type = spec->type,
+	    .image = image,
+	    .repository = spec->git_url,
+	    .clone_url = spec->git_url,
+	    .commit = commit,
+	    .ref = spec->ref,
+	    .context = spec->context,
+	    .dockerfile = spec->dockerfile,
+	    .build_args = spec->build_args,
+	});
 	if (!b)
-		goto fail;
-	b->service = strdup(spec->service);
-	b->version = strdup(spec->version);
-	b->type = strdup(spec->type ? spec->type : "docker");
-	b->image = strdup(image);
-	b->trigger = TRIGGER_CLI;
-	b->repository = strdup(spec->git_url);
-	b->clone_url = strdup(spec->git_url);
-	b->commit = strdup(commit);
-	b->ref = strdup(spec->ref);
-	b->context = strdup(spec->context ? spec->context : "");
-	b->dockerfile = spec->dockerfile ? strdup(spec->dockerfile) : NULL;
-	b->build_args = args;
-	args = NULL;
-	if (!b->service || !b->version || !b->type || !b->image || !b->repository ||
-	    !b->clone_url || !b->commit || !b->ref || !b->context)
 		goto fail;
 	rc = store_build_insert(h->store, b);
 	if (!rc)
@@ -239,7 +232,6 @@ static void cli_history_open(struct cli_history *h, const struct config *cfg,
 	return;
 fail:
 	fprintf(stderr, "forja build: warning: cannot record the build in the history\n");
-	free(args);
 	build_free(b);
 	store_close(h->store);
 	h->store = NULL;

@@ -25,6 +25,43 @@ struct build *build_new(void)
 	return calloc(1, sizeof(struct build));
 }
 
+/* A copy of S into *DST; false only when S was set and the copy failed. */
+static bool copy_str(char **dst, const char *s)
+{
+	*dst = s != NULL ? strdup(s) : NULL;
+	return s == NULL || *dst != NULL;
+}
+
+struct build *build_new_from(const struct build_fields *f)
+{
+	if (f->service == NULL || f->version == NULL || f->image == NULL || f->repository == NULL ||
+	    f->clone_url == NULL || f->ref == NULL)
+		return NULL;
+	struct build *b = build_new();
+	if (b == NULL)
+		return NULL;
+	b->trigger = f->trigger;
+	b->status = BUILD_QUEUED;
+	b->pull_request = f->pull_request;
+	bool ok = copy_str(&b->service, f->service) && copy_str(&b->version, f->version) &&
+		  copy_str(&b->type, f->type != NULL ? f->type : "docker") &&
+		  copy_str(&b->image, f->image) && copy_str(&b->repository, f->repository) &&
+		  copy_str(&b->clone_url, f->clone_url) && copy_str(&b->commit, f->commit) &&
+		  copy_str(&b->ref, f->ref) &&
+		  copy_str(&b->context, f->context != NULL ? f->context : "") &&
+		  copy_str(&b->dockerfile, f->dockerfile) && copy_str(&b->branch, f->branch) &&
+		  copy_str(&b->delivery_id, f->delivery_id);
+	if (f->build_args != NULL) {
+		b->build_args = json_dumps(f->build_args, JSON_COMPACT | JSON_SORT_KEYS);
+		ok = ok && b->build_args != NULL;
+	}
+	if (!ok) {
+		build_free(b);
+		return NULL;
+	}
+	return b;
+}
+
 void build_free(struct build *b)
 {
 	if (b == NULL)

@@ -46,6 +46,32 @@ struct build {
 
 /* Allocates a zeroed build; NULL on ENOMEM. Release with build_free(). */
 struct build *build_new(void);
+
+/* What a new build is made of, whoever asks for it (webhook, POST /builds, the CLI). Every
+ * pointer is borrowed: build_new_from() copies what it keeps. */
+struct build_fields {
+	enum build_trigger trigger;
+	const char *service;	  /* required */
+	const char *version;	  /* required */
+	const char *type;	  /* NULL = "docker" */
+	const char *image;	  /* required: registry/service:version */
+	const char *repository;	  /* required */
+	const char *clone_url;	  /* required */
+	const char *commit;	  /* NULL = not pinned yet */
+	const char *ref;	  /* required */
+	const char *context;	  /* NULL = "" (the root) */
+	const char *dockerfile;	  /* NULL = "Dockerfile" */
+	const json_t *build_args; /* object or NULL; stored as compact JSON text, keys sorted */
+	int64_t pull_request;	  /* 0 = none */
+	const char *branch;	  /* NULL = none */
+	const char *delivery_id;  /* NULL = none */
+};
+
+/*
+ * A queued build holding copies of F, with the defaults above so that every path stores the
+ * same shape. NULL on ENOMEM or when a required field is missing. Release with build_free().
+ */
+struct build *build_new_from(const struct build_fields *f);
 /* Releases B and every string it owns; NULL is fine. */
 void build_free(struct build *b);
 /* Releases an array of N builds and the array itself. */

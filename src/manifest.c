@@ -285,36 +285,26 @@ static struct build *image_build(const struct manifest_plan_opts *o, const struc
 				 const struct manifest_image *img)
 {
 	char ref[512];
-	struct build *b = build_new();
-	if (!b)
-		return NULL;
 	if (builder_image_ref(o->registry, img->service, img->version, ref, sizeof(ref)))
-		goto fail;
-	b->trigger = TRIGGER_WEBHOOK;
-	b->status = BUILD_QUEUED;
-	b->pull_request = pr->number;
-	b->service = strdup(img->service);
-	b->version = strdup(img->version);
-	b->type = strdup(img->type);
-	b->image = strdup(ref);
-	b->repository = strdup(pr->full_name);
-	b->clone_url = strdup(pr->clone_url);
-	b->commit = strdup(pr->merge_commit_sha);
-	b->ref = strdup(pr->merge_commit_sha);
-	b->context = strdup(img->context ? img->context : "");
-	b->dockerfile = dup_or_null(img->dockerfile);
-	b->branch = strdup(pr->base_ref);
-	b->delivery_id = dup_or_null(o->delivery_id);
-	if (img->build_args)
-		b->build_args = json_dumps(img->build_args, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!b->service || !b->version || !b->type || !b->image || !b->repository ||
-	    !b->clone_url || !b->commit || !b->ref || !b->context || !b->branch ||
-	    (o->delivery_id && !b->delivery_id) || (img->build_args && !b->build_args))
-		goto fail;
-	return b;
-fail:
-	build_free(b);
-	return NULL;
+		return NULL;
+	struct build_fields f = {
+	    .trigger = TRIGGER_WEBHOOK,
+	    .service = img->service,
+	    .version = img->version,
+	    .type = img->type,
+	    .image = ref,
+	    .repository = pr->full_name,
+	    .clone_url = pr->clone_url,
+	    .commit = pr->merge_commit_sha,
+	    .ref = pr->merge_commit_sha,
+	    .context = img->context,
+	    .dockerfile = img->dockerfile,
+	    .build_args = img->build_args,
+	    .pull_request = pr->number,
+	    .branch = pr->base_ref,
+	    .delivery_id = o->delivery_id,
+	};
+	return build_new_from(&f);
 }
 
 /* DETAIL: "<manifest> at <sha>: <first problem>" (and how many more). */

@@ -8,9 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../src/delivery.h"
 #include "../src/errors.h"
-#include "../src/log.h"
-#include "../src/manifest.h"
 #include "../src/webhook.h"
 #include "problem.h"
 
@@ -210,99 +209,50 @@ static int answer_duplicate(struct _u_response *resp, struct app *app, const str
 	return answer_builds(resp, 200, app, msg, d->id, builds, n);
 }
 
-static int plan_failed(struct _u_response *resp, struct app *app, const struct delivery *d, int rc,
-		       json_t *errors, const char *detail)
-{
-	switch (rc) {
-	case FORJA_EINVAL:
-	case FORJA_ENOTFOUND:
-		finish(app, d->event, "rejected", 0);
-		return problem_send_errors(resp, 422, errors, "%s", detail);
-	case FORJA_EUNAVAILABLE:
-	case FORJA_EUPSTREAM:
-	case FORJA_EAUTH:
-	case FORJA_ETIMEDOUT:
-		finish(app, d->event, "error", 0);
-		return problem_send(resp, 502, "%s; redeliver the event once GitHub can be reached",
-				    detail);
-	default:
-		finish(app, d->event, "error", 0);
-		return problem_send(resp, 500, "planning the builds failed: %s",
-				    forja_strerror(rc));
-	}
-}
-
-/* The merged pull request: record its builds with the delivery, then queue them. */
+/* Maps what accepting the merged pull request came to onto the answer GitHub receives. */
 static int merged_pr(struct _u_response *resp, struct app *app, const struct delivery *d,
 		     const struct webhook_pr *pr)
 {
-	struct build **builds = NULL;
-	size_t n = 0;
-	char detail[2048] = "";
-	int rc;
-	if (!github_url_allowed(app->github, pr->clone_url)) {
-		finish(app, d->event, "rejected", 0);
-		return problem_send(resp, 422,
-				    "repository.clone_url %s is not on the configured GitHub (%s) "
-				    "nor in FORJA_ALLOWED_HOSTS: Forja does not follow it",
-				    pr->clone_url, app->cfg->github_api_url);
-	}
-	/* A redelivery asks GitHub for nothing. */
-	if (store_delivery_builds(app->store, d->hook_id, d->id, &builds, &n) == 0) {
-		rc = answer_duplicate(resp, app, d, builds, n);
-		build_array_free(builds, n);
-		return rc;
-	}
-	json_t *errors = json_array();
-	struct manifest_plan_opts po = {
+	struct delivery_ctx ctx = {
+	    .store = app->store,
+	    .queue = app->queue,
 	    .github = app->github,
 	    .manifest = app->cfg->manifest,
 	    .registry = app->cfg->registry,
-	    .delivery_id = d->id,
 	};
-	rc = manifest_plan_builds(&po, pr, &builds, &n, errors, detail, sizeof(detail));
-	if (rc) {
-		rc = plan_failed(resp, app, d, rc, errors, detail);
-		json_decref(errors);
-		return rc;
-	}
-	json_decref(errors);
-	rc = store_delivery_insert(app->store, d->hook_id, d->id, builds, n);
-	if (rc == FORJA_ECONFLICT) {
-		/* The same delivery raced in on another connection and won. */
-		build_array_free(builds, n);
-		builds = NULL;
-		n = 0;
-		rc = store_delivery_builds(app->store, d->hook_id, d->id, &builds, &n);
-		if (rc == 0)
-			rc = answer_duplicate(resp, app, d, builds, n);
-		else
-			rc = finish(app, d->event, "error",
-				    problem_send(resp, 500, "reading the delivery back failed: %s",
-						 forja_strerror(rc)));
-		build_array_free(builds, n);
-		return rc;
-	}
-	if (rc) {
-		build_array_free(builds, n);
-		finish(app, d->event, "error", 0);
-		return problem_send(resp, 500, "recording the builds failed: %s",
-				    forja_strerror(rc));
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* Recorded as queued: a failed push is picked up again by recovery at the next
-		 * start. */
-		if (queue_push(app->queue, builds[i]->id))
-			log_error("queueing build %lld failed; it stays queued in the history",
-				  (long long)builds[i]->id);
-	}
+	struct delivery_outcome out;
 	char msg[64];
-	snprintf(msg, sizeof(msg), "queued %zu build%s", n, n == 1 ? "" : "s");
-	log_info("delivery %s: pull request #%lld of %s merged at %s, %s", d->id,
-		 (long long)pr->number, pr->full_name, pr->merge_commit_sha, msg);
-	finish(app, d->event, "queued", 0);
-	rc = answer_builds(resp, 202, app, msg, d->id, builds, n);
-	build_array_free(builds, n);
+	int rc;
+	delivery_accept(&ctx, d->hook_id, d->id, pr, &out);
+	switch (out.result) {
+	case DELIVERY_QUEUED:
+		snprintf(msg, sizeof(msg), "queued %zu build%s", out.n, out.n == 1 ? "" : "s");
+		finish(app, d->event, "queued", 0);
+		rc = answer_builds(resp, 202, app, msg, d->id, out.builds, out.n);
+		break;
+	case DELIVERY_DUPLICATE: rc = answer_duplicate(resp, app, d, out.builds, out.n); break;
+	case DELIVERY_NOT_ALLOWED:
+		finish(app, d->event, "rejected", 0);
+		rc = problem_send(resp, 422,
+				  "repository.clone_url %s is not on the configured GitHub (%s) "
+				  "nor in FORJA_ALLOWED_HOSTS: Forja does not follow it",
+				  pr->clone_url, app->cfg->github_api_url);
+		break;
+	case DELIVERY_INVALID:
+		finish(app, d->event, "rejected", 0);
+		rc = problem_send_errors(resp, 422, out.errors, "%s", out.detail);
+		break;
+	case DELIVERY_UPSTREAM:
+		finish(app, d->event, "error", 0);
+		rc = problem_send(resp, 502, "%s; redeliver the event once GitHub can be reached",
+				  out.detail);
+		break;
+	default:
+		finish(app, d->event, "error", 0);
+		rc = problem_send(resp, 500, "%s", out.detail);
+		break;
+	}
+	delivery_outcome_free(&out);
 	return rc;
 }
 

@@ -5,18 +5,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../src/builder_config.h"
 #include "../src/errors.h"
 #include "../src/log.h"
 
 static int app_open_clients(struct app *app, const struct config *cfg, char *err, size_t errlen)
 {
-	struct registry_opts ro = {
-	    .url = cfg->registry_url,
-	    .username = cfg->registry_username,
-	    .password = cfg->registry_password,
-	    .ca_file = cfg->registry_ca_file,
-	    .timeout_s = 10,
-	};
+	struct registry_opts ro;
 	struct github_opts go = {
 	    .api_url = cfg->github_api_url,
 	    .token = cfg->github_token,
@@ -26,6 +21,7 @@ static int app_open_clients(struct app *app, const struct config *cfg, char *err
 	};
 	int rc;
 
+	builder_config_registry_opts(cfg, &ro);
 	if ((rc = engine_new(cfg->docker_host, &app->engine))) {
 		snprintf(err, errlen, "FORJA_DOCKER_HOST: cannot use \"%s\": %s", cfg->docker_host,
 			 forja_strerror(rc));
@@ -72,21 +68,13 @@ static int app_make_dirs(const char *path)
 
 static int app_open_queue(struct app *app, const struct config *cfg, char *err, size_t errlen)
 {
-	const char *secrets[] = {cfg->registry_password, cfg->api_token, cfg->webhook_secret,
-				 cfg->github_token, NULL};
-	const char *list[5];
-	size_t n = 0;
+	const char *secrets[BUILDER_CONFIG_MAX_SECRETS + 1];
 	struct queue_opts qo;
 	struct queue_observer gh = {github_on_build, app->github};
 	struct queue_observer mx = {metrics_on_build, app->metrics};
 	int rc;
 
-	/* only the secrets that are set, so the list stays NULL-terminated */
-	for (size_t i = 0; i < 4; i++) {
-		if (secrets[i] && *secrets[i])
-			list[n++] = secrets[i];
-	}
-	list[n] = NULL;
+	builder_config_secrets(cfg, secrets);
 	if ((rc = app_make_dirs(cfg->data_dir))) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot create \"%s\": %s", cfg->data_dir,
 			 strerror(errno));
@@ -97,7 +85,7 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 			 cfg->data_dir, forja_strerror(rc));
 		return rc;
 	}
-	if ((rc = build_logs_open(cfg->data_dir, list, cfg->log_max_bytes, &app->logs))) {
+	if ((rc = build_logs_open(cfg->data_dir, secrets, cfg->log_max_bytes, &app->logs))) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot open build logs in \"%s\": %s",
 			 cfg->data_dir, forja_strerror(rc));
 		return rc;
@@ -106,14 +94,7 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 		snprintf(err, errlen, "cannot set up the git caches: %s", forja_strerror(rc));
 		return rc;
 	}
-	app->env = (struct builder_env){
-	    .engine = app->engine,
-	    .source = app->source,
-	    .registry = app->registry,
-	    .registry_host = cfg->registry,
-	    .registry_username = cfg->registry_username,
-	    .registry_password = cfg->registry_password,
-	};
+	builder_config_env(cfg, app->engine, app->registry, app->source, &app->env);
 	qo = (struct queue_opts){
 	    .store = app->store,
 	    .logs = app->logs,

@@ -19,6 +19,7 @@
 #include "../src/build.h"
 #include "../src/build_log.h"
 #include "../src/builder.h"
+#include "../src/builder_config.h"
 #include "../src/deadline.h"
 #include "../src/docker_engine.h"
 #include "../src/errors.h"
@@ -191,7 +192,7 @@ struct cli_history {
 static void cli_history_open(struct cli_history *h, const struct config *cfg,
 			     const struct build_spec *spec, const char *image, const char *commit)
 {
-	const char *secrets[] = {cfg->registry_password, NULL};
+	const char *secrets[BUILDER_CONFIG_MAX_SECRETS + 1];
 	struct build *b = NULL;
 	int rc;
 
@@ -225,6 +226,7 @@ static void cli_history_open(struct cli_history *h, const struct config *cfg,
 	if (rc)
 		goto fail;
 	h->id = b->id;
+	builder_config_secrets(cfg, secrets);
 	if (build_logs_open(cfg->data_dir, secrets, cfg->log_max_bytes, &h->logs))
 		h->logs = NULL;
 	fprintf(stderr, "forja build: recorded as build %lld\n", (long long)h->id);
@@ -332,15 +334,10 @@ static void cli_clients_close(struct cli_clients *c)
 
 static int cli_clients_open(struct cli_clients *c, const struct config *cfg)
 {
-	struct registry_opts ro = {
-	    .url = cfg->registry_url,
-	    .username = cfg->registry_username,
-	    .password = cfg->registry_password,
-	    .ca_file = cfg->registry_ca_file,
-	    .timeout_s = 30,
-	};
+	struct registry_opts ro;
 	int rc = engine_new(cfg->docker_host, &c->engine);
 
+	builder_config_registry_opts(cfg, &ro);
 	if (rc) {
 		fprintf(stderr, "forja build: bad docker host %s: %s\n", cfg->docker_host,
 			forja_strerror(rc));
@@ -363,14 +360,7 @@ static int cli_clients_open(struct cli_clients *c, const struct config *cfg)
 static int cli_run(const struct config *cfg, const struct build_spec *spec,
 		   const struct cli_clients *c, struct build_result *res)
 {
-	struct builder_env env = {
-	    .engine = c->engine,
-	    .source = c->source,
-	    .registry = c->registry,
-	    .registry_host = cfg->registry,
-	    .registry_username = cfg->registry_username,
-	    .registry_password = cfg->registry_password,
-	};
+	struct builder_env env;
 	struct cli_signals sig = {0};
 	struct task_abort ab = {.cancel = &sig.cancel};
 	struct cli_history hist = {0};
@@ -380,6 +370,7 @@ static int cli_run(const struct config *cfg, const struct build_spec *spec,
 	char image[512], commit[41];
 	int rc;
 
+	builder_config_env(cfg, c->engine, c->registry, c->source, &env);
 	cli_signals_start(&sig);
 	if (cfg->build_timeout_s > 0)
 		ab.deadline_ms = deadline_now_ms() + (int64_t)cfg->build_timeout_s * 1000;

@@ -2,6 +2,7 @@
  * the last line of its output, and the build it records in the history. */
 #include <fcntl.h>
 
+#include "build_log.h"
 #include "cli.h"
 #include "config.h"
 #include "docker_fixture.h"
@@ -260,6 +261,64 @@ START_TEST(test_cli_builds_without_history)
 }
 END_TEST
 
+/* The stored log masks every secret of the configuration, as the server's does; stdout shows
+ * the log as it came, which proves the secrets were in it. */
+START_TEST(test_cli_masks_every_secret)
+{
+	const char *api = "api-token-c1e2", *hook = "hook-secret-d3f4", *gh = "ghp_e5a6b7";
+	char name[64], url[256], sha[41], dockerfile[512], flags[3][64], log[8192];
+	const char *cfg_args[6];
+	struct cli_fx c;
+	struct cli_run r;
+	struct store *st = NULL;
+	struct build *b = NULL;
+	struct build_logs *logs = NULL;
+	int ended = 0;
+
+	cli_fx_open(&c);
+	snprintf(flags[0], sizeof(flags[0]), "--api-token=%s", api);
+	snprintf(flags[1], sizeof(flags[1]), "--webhook-secret=%s", hook);
+	snprintf(flags[2], sizeof(flags[2]), "--github-token=%s", gh);
+	cfg_args[0] = c.data_flag;
+	cfg_args[1] = c.reg_flag;
+	cfg_args[2] = flags[0];
+	cfg_args[3] = flags[1];
+	cfg_args[4] = flags[2];
+	cfg_args[5] = NULL;
+	fx_name("climask", name, sizeof(name));
+	snprintf(dockerfile, sizeof(dockerfile), "FROM %s\nRUN echo %s %s %s && exit 7\n",
+		 testenv_need("FORJA_TEST_BASE_IMAGE"), api, hook, gh);
+	{
+		const char *files[] = {"Dockerfile", dockerfile, NULL};
+
+		testgit_commit(name, "main", files, sha);
+	}
+	testgit_url(name, url, sizeof(url));
+	{
+		const char *args[] = {"--service", name,    "--version", "1", "--git",
+				      url,	   "--ref", sha,	 NULL};
+
+		run_cli(cfg_args, args, &r);
+	}
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, gh));
+	ck_assert_int_eq(store_open(c.data_dir, &st), 0);
+	ck_assert_int_eq(store_build_latest(st, name, NULL, &b), 0);
+	ck_assert_int_eq(build_logs_open(c.data_dir, NULL, 0, &logs), 0);
+	long n = build_logs_read(logs, b->id, 0, log, sizeof(log) - 1, &ended);
+	ck_assert_int_gt(n, 0);
+	log[n] = '\0';
+	ck_assert_msg(strstr(log, api) == NULL, "API token in the stored log:\n%s", log);
+	ck_assert_msg(strstr(log, hook) == NULL, "webhook secret in the stored log:\n%s", log);
+	ck_assert_msg(strstr(log, gh) == NULL, "GitHub token in the stored log:\n%s", log);
+	ck_assert_ptr_nonnull(strstr(log, "**** **** ****"));
+	build_logs_close(logs);
+	build_free(b);
+	store_close(st);
+	cli_fx_close(&c);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("docker_cli");
@@ -270,6 +329,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_cli_build_failure);
 	tcase_add_test(tc, test_cli_refuses_bad_input);
 	tcase_add_test(tc, test_cli_builds_without_history);
+	tcase_add_test(tc, test_cli_masks_every_secret);
 	suite_add_tcase(s, tc);
 	return s;
 }

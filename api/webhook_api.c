@@ -219,6 +219,8 @@ static int merged_pr(struct _u_response *resp, struct app *app, const struct del
 	    .github = app->github,
 	    .manifest = app->cfg->manifest,
 	    .registry = app->cfg->registry,
+	    .use_ssh_url = app->cfg->git_ssh_key_file && *app->cfg->git_ssh_key_file &&
+			   !(app->cfg->github_token && *app->cfg->github_token),
 	};
 	struct delivery_outcome out;
 	char msg[64];

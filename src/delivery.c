@@ -105,7 +105,12 @@ static void queue_all(const struct delivery_ctx *ctx, const struct delivery_outc
 int delivery_accept(const struct delivery_ctx *ctx, const char *hook_id, const char *delivery_id,
 		    const struct webhook_pr *pr, struct delivery_outcome *out)
 {
+	struct webhook_pr via = *pr;
+
 	memset(out, 0, sizeof(*out));
+	if (ctx->use_ssh_url && pr->ssh_url)
+		via.clone_url = pr->ssh_url;
+	pr = &via;
 	if (!github_url_allowed(ctx->github, pr->clone_url))
 		return settle(out, DELIVERY_NOT_ALLOWED, FORJA_EINVAL);
 	/* A redelivery asks GitHub for nothing. */

@@ -21,6 +21,9 @@ struct delivery_ctx {
 	const char *manifest; /* path of the images manifest in the repository */
 	const char *registry; /* host:port images are tagged with */
 	int budget_ms;	      /* planning budget; 0 = MANIFEST_PLAN_BUDGET_MS */
+	/* build from the repository's ssh_url: a deploy key is configured and no GitHub token
+	 * that could fetch over https */
+	bool use_ssh_url;
 };
 
 enum delivery_result {

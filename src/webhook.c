@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "source.h"
 #include "log.h"
 
 #define SHA256_LEN 32
@@ -175,16 +176,6 @@ static const char *string_at(json_t *obj, const char *key, const char *field, js
 	return json_string_value(v);
 }
 
-static bool is_sha(const char *s)
-{
-	if (strlen(s) != 40)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!isxdigit((unsigned char)*p))
-			return false;
-	return true;
-}
-
 /* owner/repo, each part of GitHub's name characters: nothing that could change an API path. */
 static bool is_full_name(const char *s)
 {
@@ -240,7 +231,7 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 	if (merge && json_is_object(p)) {
 		pr->merge_commit_sha =
 		    string_at(p, "merge_commit_sha", "pull_request.merge_commit_sha", errors);
-		if (pr->merge_commit_sha && !is_sha(pr->merge_commit_sha)) {
+		if (pr->merge_commit_sha && !source_is_full_sha(pr->merge_commit_sha)) {
 			add_error(errors, "pull_request.merge_commit_sha",
 				  "pull_request.merge_commit_sha is not a 40-hex commit id");
 			pr->merge_commit_sha = NULL;
@@ -259,6 +250,10 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 				  "repository.clone_url is too long");
 			pr->clone_url = NULL;
 		}
+		/* optional: only used when Forja fetches over ssh with a deploy key */
+		pr->ssh_url = json_string_value(json_object_get(repo, "ssh_url"));
+		if (pr->ssh_url && (!*pr->ssh_url || strlen(pr->ssh_url) > 2000))
+			pr->ssh_url = NULL;
 	}
 	return json_array_size(errors) > before ? FORJA_EINVAL : 0;
 }

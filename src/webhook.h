@@ -43,6 +43,7 @@ struct webhook_pr {
 	const char *merge_commit_sha; /* NULL unless merged */
 	const char *full_name;	      /* owner/repo */
 	const char *clone_url;
+	const char *ssh_url; /* git@host:owner/repo.git, or NULL when the payload has none */
 };
 
 /*

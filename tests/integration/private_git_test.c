@@ -109,6 +109,7 @@ struct ctx {
 	char name[96];
 	char full_name[128];
 	char clone_url[512];
+	char ssh_url[512]; /* "" = none in the payload */
 	char sha[41];
 };
 
@@ -145,7 +146,8 @@ static void serve_manifest(struct ctx *c, const char *const *files)
 /* Signs and delivers the merged-PR payload; returns the one build's final JSON. */
 static json_t *deliver_and_wait(struct ctx *c, const char *delivery)
 {
-	struct testhook_repo r = {c->clone_url, c->full_name, c->name, c->sha};
+	struct testhook_repo r = {c->clone_url, c->full_name, c->name, c->sha,
+				  c->ssh_url[0] ? c->ssh_url : NULL};
 	json_t *builds = testhook_deliver_signed(c->t.base_url, &r, delivery, SECRET);
 	json_t *b;
 
@@ -346,9 +348,12 @@ static void ssh_case(const char *known_hosts, const char *delivery, json_t **out
 	make_files(c->name, hello, sizeof(hello), manifest, sizeof(manifest), files);
 	snprintf(repo_path, sizeof(repo_path), "acme/%s.git", c->name);
 	private_repo(testenv_need("FORJA_TEST_SSH_GIT_ROOT"), repo_path, c->name, files, c->sha);
-	snprintf(c->clone_url, sizeof(c->clone_url), "%s%s/%s",
-		 testenv_need("FORJA_TEST_SSH_GIT_URL"), testenv_need("FORJA_TEST_SSH_GIT_ROOT"),
-		 repo_path);
+	/* as GitHub sends it: an https clone_url (no token here, so it cannot be fetched) and
+	 * the ssh_url a deploy key fetches from */
+	snprintf(c->clone_url, sizeof(c->clone_url), "%s/%s",
+		 testenv_need("FORJA_TEST_HTTP_GIT_URL"), repo_path);
+	snprintf(c->ssh_url, sizeof(c->ssh_url), "%s%s/%s", testenv_need("FORJA_TEST_SSH_GIT_URL"),
+		 testenv_need("FORJA_TEST_SSH_GIT_ROOT"), repo_path);
 	serve_manifest(c, files);
 	if (w)
 		ck_assert_int_eq(pthread_create(&w->th, NULL, ps_loop, w), 0);
@@ -391,7 +396,7 @@ START_TEST(ssh_unknown_host_key_is_refused_clearly)
 	ck_assert_str_eq(json_string_value(json_object_get(b, "status")), "failed");
 	err = json_string_value(json_object_get(b, "error"));
 	ck_assert_msg(strstr(err, "host key unknown") != NULL, "%s", err);
-	ck_assert_msg(strstr(err, c.clone_url) != NULL, "%s", err);
+	ck_assert_msg(strstr(err, c.ssh_url) != NULL, "%s", err);
 	json_decref(b);
 	stop(&c);
 }

@@ -59,7 +59,7 @@ static void commit(struct ctx *c, const char *const *files)
  * answer's builds (json_decref). */
 static json_t *deliver_merge(struct ctx *c, const char *delivery)
 {
-	struct testhook_repo r = {c->clone_url, c->full_name, c->name, c->sha};
+	struct testhook_repo r = {c->clone_url, c->full_name, c->name, c->sha, NULL};
 
 	return testhook_deliver_merge(c->t.base_url, &r, delivery);
 }
@@ -87,7 +87,7 @@ static void assert_built(struct ctx *c, json_t *builds, const char *const *want)
 		ck_assert_str_eq(version, want[2 * i + 1]);
 		ck_assert_str_eq(json_string_value(json_object_get(b, "commit")), c->sha);
 		testhook_assert_in_registry(service, version,
-				   json_string_value(json_object_get(b, "digest")));
+					    json_string_value(json_object_get(b, "digest")));
 		json_decref(b);
 	}
 	/* two statuses per build, each context pending before success */

@@ -45,6 +45,10 @@ json_t *testhook_deliver_signed(const char *base_url, const struct testhook_repo
 	json_object_set_new(r, "full_name", json_string(repo->full_name));
 	json_object_set_new(r, "name", json_string(repo->name));
 	json_object_set_new(pr, "merge_commit_sha", json_string(repo->sha));
+	if (repo->ssh_url)
+		json_object_set_new(r, "ssh_url", json_string(repo->ssh_url));
+	else
+		json_object_del(r, "ssh_url");
 	body = json_dumps(p, 0);
 	json_decref(p);
 	snprintf(url, sizeof(url), "%s/ciserver/updates", base_url);

@@ -13,7 +13,8 @@ struct testhook_repo {
 	const char *clone_url;
 	const char *full_name; /* owner/name */
 	const char *name;
-	const char *sha; /* the merge commit */
+	const char *sha;     /* the merge commit */
+	const char *ssh_url; /* repository.ssh_url; NULL = the payload has none */
 };
 
 /*

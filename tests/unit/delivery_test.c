@@ -155,6 +155,36 @@ START_TEST(not_allowed)
 }
 END_TEST
 
+/* With a deploy key and no token, the build fetches from the payload's ssh_url. */
+START_TEST(ssh_url_used_with_a_deploy_key)
+{
+	struct fixture f;
+	struct delivery_outcome out;
+	char ssh[160];
+	fixture_open(&f);
+	snprintf(ssh, sizeof(ssh), "git@127.0.0.1:octo-org/shop.git");
+	f.pr.ssh_url = ssh;
+	ck_assert_int_eq(delivery_accept(&f.ctx, "h", "d-ssh-1", &f.pr, &out), 0);
+	ck_assert_str_eq(out.builds[0]->clone_url, f.clone_url);
+	delivery_outcome_free(&out);
+	f.ctx.use_ssh_url = true;
+	ck_assert_int_eq(delivery_accept(&f.ctx, "h", "d-ssh-2", &f.pr, &out), 0);
+	ck_assert_str_eq(out.builds[0]->clone_url, ssh);
+	delivery_outcome_free(&out);
+	/* a payload without ssh_url keeps clone_url */
+	f.pr.ssh_url = NULL;
+	ck_assert_int_eq(delivery_accept(&f.ctx, "h", "d-ssh-3", &f.pr, &out), 0);
+	ck_assert_str_eq(out.builds[0]->clone_url, f.clone_url);
+	delivery_outcome_free(&out);
+	/* and ssh_url passes the same host check */
+	f.pr.ssh_url = "git@git.evil.example:octo-org/shop.git";
+	ck_assert_int_eq(delivery_accept(&f.ctx, "h", "d-ssh-4", &f.pr, &out), FORJA_EINVAL);
+	ck_assert_int_eq(out.result, DELIVERY_NOT_ALLOWED);
+	delivery_outcome_free(&out);
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(invalid_and_upstream)
 {
 	struct fixture f;
@@ -247,6 +277,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, accepted_then_redelivered);
 	tcase_add_test(tc, not_allowed);
+	tcase_add_test(tc, ssh_url_used_with_a_deploy_key);
 	tcase_add_test(tc, invalid_and_upstream);
 	tcase_add_test(tc, insert_race);
 	suite_add_tcase(s, tc);

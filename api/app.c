@@ -24,21 +24,21 @@ static int app_open_clients(struct app *app, const struct config *cfg, char *err
 	builder_config_registry_opts(cfg, &ro);
 	if ((rc = engine_new(cfg->docker_host, &app->engine))) {
 		snprintf(err, errlen, "FORJA_DOCKER_HOST: cannot use \"%s\": %s", cfg->docker_host,
-			 forja_strerror(rc));
+			 errors_text(rc));
 		return rc;
 	}
 	if ((rc = registry_new(&ro, &app->registry))) {
 		snprintf(err, errlen, "FORJA_REGISTRY_URL: cannot use \"%s\": %s",
-			 cfg->registry_url, forja_strerror(rc));
+			 cfg->registry_url, errors_text(rc));
 		return rc;
 	}
 	if ((rc = github_new(&go, &app->github))) {
 		snprintf(err, errlen, "FORJA_GITHUB_API_URL: cannot use \"%s\": %s",
-			 cfg->github_api_url, forja_strerror(rc));
+			 cfg->github_api_url, errors_text(rc));
 		return rc;
 	}
 	if ((rc = metrics_new(&app->metrics))) {
-		snprintf(err, errlen, "cannot set up metrics: %s", forja_strerror(rc));
+		snprintf(err, errlen, "cannot set up metrics: %s", errors_text(rc));
 		return rc;
 	}
 	return 0;
@@ -82,16 +82,16 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	}
 	if ((rc = store_open(cfg->data_dir, &app->store))) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot open the history in \"%s\": %s",
-			 cfg->data_dir, forja_strerror(rc));
+			 cfg->data_dir, errors_text(rc));
 		return rc;
 	}
 	if ((rc = build_logs_open(cfg->data_dir, secrets, cfg->log_max_bytes, &app->logs))) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot open build logs in \"%s\": %s",
-			 cfg->data_dir, forja_strerror(rc));
+			 cfg->data_dir, errors_text(rc));
 		return rc;
 	}
 	if ((rc = source_open(cfg, &app->source))) {
-		snprintf(err, errlen, "cannot set up the git caches: %s", forja_strerror(rc));
+		snprintf(err, errlen, "cannot set up the git caches: %s", errors_text(rc));
 		return rc;
 	}
 	builder_config_env(cfg, app->engine, app->registry, app->source, &app->env);
@@ -104,11 +104,11 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	    .max_attempts = 3,
 	};
 	if ((rc = queue_new(&qo, &app->queue))) {
-		snprintf(err, errlen, "cannot set up the build queue: %s", forja_strerror(rc));
+		snprintf(err, errlen, "cannot set up the build queue: %s", errors_text(rc));
 		return rc;
 	}
 	if ((rc = queue_observe(app->queue, &gh)) || (rc = queue_observe(app->queue, &mx))) {
-		snprintf(err, errlen, "cannot observe the build queue: %s", forja_strerror(rc));
+		snprintf(err, errlen, "cannot observe the build queue: %s", errors_text(rc));
 		return rc;
 	}
 	return 0;

@@ -5,11 +5,11 @@
 
 #include <stdatomic.h>
 
-#include "../src/build_log.h"
-#include "../src/build_queue.h"
+#include "../src/build_logs.h"
+#include "../src/queue.h"
 #include "../src/builder.h"
 #include "../src/config.h"
-#include "../src/docker_engine.h"
+#include "../src/engine.h"
 #include "../src/github.h"
 #include "../src/metrics.h"
 #include "../src/registry.h"
@@ -20,8 +20,8 @@ struct app {
 	const struct config *cfg; /* borrowed */
 	struct store *store;
 	struct build_logs *logs;
-	struct build_queue *queue;
-	struct docker_engine *engine;
+	struct queue *queue;
+	struct engine *engine;
 	struct registry *registry;
 	struct source *source;
 	struct github *github;

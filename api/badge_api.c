@@ -60,7 +60,7 @@ static void add_validation(json_t *errors, const char *name, const char *value, 
 	}
 }
 
-int api_badge_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int badge_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	const char *service = query_param(req, "service");
 	const char *branch = query_param(req, "branch");
@@ -83,7 +83,7 @@ int api_badge_get(const struct _u_request *req, struct _u_response *resp, struct
 	int rc = store_build_latest(app->store, service, branch, &b);
 	if (rc != 0 && rc != FORJA_ENOTFOUND) {
 		/* The badge still answers: a README image must never break. */
-		log_error("badge lookup failed: %s", forja_strerror(rc));
+		log_error("badge lookup failed: %s", errors_text(rc));
 	}
 	char *svg = badge_render_build(rc == 0 ? b : NULL, label);
 	build_free(b);

@@ -7,6 +7,6 @@
 
 #include "app.h"
 
-int api_badge_get(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int badge_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app);
 
 #endif

@@ -169,7 +169,7 @@ static json_t *next_link(struct app *app, const struct list_query *lq, int64_t l
 	return json_string(buf);
 }
 
-int api_builds_list(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int builds_api_list(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	json_t *errors = json_array();
 	json_t *body = NULL;
@@ -190,7 +190,7 @@ int api_builds_list(const struct _u_request *req, struct _u_response *resp, stru
 	int err = store_build_list(app->store, &lq.f, &arr, &n);
 	if (err != 0) {
 		rc = problem_send(resp, 500, "cannot read the build history: %s",
-				  forja_strerror(err));
+				  errors_text(err));
 		goto out;
 	}
 	json_t *list = json_array();
@@ -214,7 +214,7 @@ out:
 
 /* ---- GET /builds/{id} ---- */
 
-int api_builds_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int builds_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	int64_t id;
 	if (path_id(req, resp, &id) != 0)
@@ -225,7 +225,7 @@ int api_builds_get(const struct _u_request *req, struct _u_response *resp, struc
 		return problem_send(resp, 404, "no build with id %" PRId64, id);
 	if (err != 0)
 		return problem_send(resp, 500, "cannot read build %" PRId64 ": %s", id,
-				    forja_strerror(err));
+				    errors_text(err));
 	int rc = send_build(resp, 200, b, app);
 	build_free(b);
 	return rc;
@@ -279,7 +279,7 @@ static ssize_t log_stream_cb(void *ud, uint64_t pos, char *buf, size_t max)
 	}
 }
 
-int api_builds_log(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int builds_api_log(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	int64_t id;
 	if (path_id(req, resp, &id) != 0)
@@ -299,7 +299,7 @@ int api_builds_log(const struct _u_request *req, struct _u_response *resp, struc
 		return problem_send(resp, 404, "no build with id %" PRId64, id);
 	if (err != 0)
 		return problem_send(resp, 500, "cannot read build %" PRId64 ": %s", id,
-				    forja_strerror(err));
+				    errors_text(err));
 	build_free(b);
 	struct log_stream *ls = calloc(1, sizeof(*ls));
 	if (ls == NULL)
@@ -489,7 +489,7 @@ static json_t *create_body(const struct _u_request *req, struct _u_response *res
 	return body;
 }
 
-int api_builds_create(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int builds_api_create(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	json_t *body = create_body(req, resp);
 	if (body == NULL)
@@ -515,8 +515,8 @@ int api_builds_create(const struct _u_request *req, struct _u_response *resp, st
 		err = queue_push(app->queue, b->id);
 	if (err != 0) {
 		log_error("cannot queue a build of %s:%s: %s", b->service, b->version,
-			  forja_strerror(err));
-		rc = problem_send(resp, 500, "cannot queue the build: %s", forja_strerror(err));
+			  errors_text(err));
+		rc = problem_send(resp, 500, "cannot queue the build: %s", errors_text(err));
 		goto out;
 	}
 	char loc[64];
@@ -532,7 +532,7 @@ out:
 
 /* ---- POST /builds/{id}/cancel ---- */
 
-int api_builds_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int builds_api_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	int64_t id;
 	if (path_id(req, resp, &id) != 0)
@@ -553,7 +553,7 @@ int api_builds_cancel(const struct _u_request *req, struct _u_response *resp, st
 	if (err != 0 || gerr != 0) {
 		build_free(b);
 		return problem_send(resp, 500, "cannot cancel build %" PRId64 ": %s", id,
-				    forja_strerror(err != 0 ? err : gerr));
+				    errors_text(err != 0 ? err : gerr));
 	}
 	int rc = send_build(resp, 200, b, app);
 	build_free(b);

@@ -7,10 +7,10 @@
 
 #include "app.h"
 
-int api_builds_list(const struct _u_request *req, struct _u_response *resp, struct app *app);
-int api_builds_create(const struct _u_request *req, struct _u_response *resp, struct app *app);
-int api_builds_get(const struct _u_request *req, struct _u_response *resp, struct app *app);
-int api_builds_log(const struct _u_request *req, struct _u_response *resp, struct app *app);
-int api_builds_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int builds_api_list(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int builds_api_create(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int builds_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int builds_api_log(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int builds_api_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app);
 
 #endif

@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "../src/build.h"
-#include "../src/build_log.h"
+#include "../src/build_logs.h"
 #include "../src/builder.h"
 #include "../src/builder_config.h"
 #include "../src/deadline.h"
-#include "../src/docker_engine.h"
+#include "../src/engine.h"
 #include "../src/errors.h"
 #include "../src/registry.h"
 #include "../src/store.h"
@@ -285,7 +285,7 @@ static void cli_print_problems(json_t *errors)
 }
 
 struct cli_clients {
-	struct docker_engine *engine;
+	struct engine *engine;
 	struct registry *registry;
 	struct source *source;
 	char tmp_cache[256]; /* a cache of this build's own, removed at the end; "" = none */
@@ -340,19 +340,19 @@ static int cli_clients_open(struct cli_clients *c, const struct config *cfg)
 	builder_config_registry_opts(cfg, &ro);
 	if (rc) {
 		fprintf(stderr, "forja build: bad docker host %s: %s\n", cfg->docker_host,
-			forja_strerror(rc));
+			errors_text(rc));
 		return rc;
 	}
 	rc = registry_new(&ro, &c->registry);
 	if (rc) {
 		fprintf(stderr, "forja build: bad registry url %s: %s\n", cfg->registry_url,
-			forja_strerror(rc));
+			errors_text(rc));
 		return rc;
 	}
 	rc = cli_source_open(c, cfg);
 	if (rc)
 		fprintf(stderr, "forja build: cannot set up the git caches: %s\n",
-			forja_strerror(rc));
+			errors_text(rc));
 	return rc;
 }
 
@@ -437,7 +437,7 @@ int cli_build_main(int argc, char **argv, const struct config *cfg)
 		goto out;
 	rc = cli_run(cfg, &spec, &c, &res);
 	if (rc) {
-		fprintf(stderr, "forja build: %s\n", res.error[0] ? res.error : forja_strerror(rc));
+		fprintf(stderr, "forja build: %s\n", res.error[0] ? res.error : errors_text(rc));
 		goto out;
 	}
 	printf("%s/%s@%s\n", cfg->registry, spec.service, res.digest);

@@ -99,13 +99,13 @@ static int send_error(struct _u_response *resp, struct images_ctx *c)
 {
 	if (!rc_is_peer(c->rc))
 		return problem_send(resp, 500, "listing the registry failed: %s",
-				    forja_strerror(c->rc));
+				    errors_text(c->rc));
 	log_warn("registry listing failed: %s", c->err);
 	return problem_send(resp, 502, "the registry could not be listed: %s",
-			    c->err[0] ? c->err : forja_strerror(c->rc));
+			    c->err[0] ? c->err : errors_text(c->rc));
 }
 
-int api_images_list(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int images_api_list(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	struct images_ctx c = {.app = app, .tags_left = IMAGES_MAX_TAGS};
 	if (!app->registry)

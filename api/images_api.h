@@ -7,6 +7,6 @@
 
 #include "app.h"
 
-int api_images_list(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int images_api_list(const struct _u_request *req, struct _u_response *resp, struct app *app);
 
 #endif

@@ -55,7 +55,7 @@ static int main_serve(const struct config *cfg, const sigset_t *set)
 	}
 	rc = app_start(&app);
 	if (rc) {
-		fprintf(stderr, "forja: cannot start the build workers: %s\n", forja_strerror(rc));
+		fprintf(stderr, "forja: cannot start the build workers: %s\n", errors_text(rc));
 		app_close(&app);
 		return 1;
 	}

@@ -7,7 +7,7 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-int api_metrics_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int metrics_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	int queued = 0, running = 0;
 	if (app->queue)

@@ -7,6 +7,6 @@
 
 #include "app.h"
 
-int api_metrics_get(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int metrics_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app);
 
 #endif

@@ -22,19 +22,19 @@
 
 /* The one table binding operationIds of openapi/openapi.json to handlers. */
 const struct route_handler routes_table[] = {
-    {"receiveGithubWebhook", api_webhook_receive},
-    {"listBuilds", api_builds_list},
-    {"createBuild", api_builds_create},
-    {"getBuild", api_builds_get},
-    {"getBuildLog", api_builds_log},
-    {"cancelBuild", api_builds_cancel},
-    {"getBadge", api_badge_get},
-    {"listImages", api_images_list},
-    {"getHealth", api_system_health},
-    {"getMetrics", api_metrics_get},
-    {"getOpenapiDocument", api_system_openapi},
-    {"getDocs", api_system_docs},
-    {"getDocsAsset", api_system_docs_asset},
+    {"receiveGithubWebhook", webhook_api_receive},
+    {"listBuilds", builds_api_list},
+    {"createBuild", builds_api_create},
+    {"getBuild", builds_api_get},
+    {"getBuildLog", builds_api_log},
+    {"cancelBuild", builds_api_cancel},
+    {"getBadge", badge_api_get},
+    {"listImages", images_api_list},
+    {"getHealth", system_api_health},
+    {"getMetrics", metrics_api_get},
+    {"getOpenapiDocument", system_api_openapi},
+    {"getDocs", system_api_docs},
+    {"getDocsAsset", system_api_docs_asset},
     {NULL, NULL},
 };
 

@@ -13,7 +13,7 @@ static json_t *system_check(int ok, const char *detail)
 	return o;
 }
 
-int api_system_health(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int system_api_health(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	char derr[512] = "", rerr[512] = "";
 	int dok = engine_ping(app->engine, derr, sizeof(derr)) == 0;
@@ -49,17 +49,17 @@ static int system_send_asset(struct _u_response *resp, const char *name, const c
 	return U_CALLBACK_COMPLETE;
 }
 
-int api_system_openapi(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int system_api_openapi(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	return system_send_asset(resp, "openapi.json", "no-cache");
 }
 
-int api_system_docs(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int system_api_docs(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	return system_send_asset(resp, "docs.html", "no-cache");
 }
 
-int api_system_docs_asset(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int system_api_docs_asset(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	const char *name = u_map_get(req->map_url, "asset");
 	/* only the Swagger UI files are served here; the document has its own path */

@@ -7,9 +7,9 @@
 
 #include "app.h"
 
-int api_system_health(const struct _u_request *req, struct _u_response *resp, struct app *app);
-int api_system_openapi(const struct _u_request *req, struct _u_response *resp, struct app *app);
-int api_system_docs(const struct _u_request *req, struct _u_response *resp, struct app *app);
-int api_system_docs_asset(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int system_api_health(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int system_api_openapi(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int system_api_docs(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int system_api_docs_asset(const struct _u_request *req, struct _u_response *resp, struct app *app);
 
 #endif

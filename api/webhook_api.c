@@ -28,7 +28,7 @@ static const char *header(const struct _u_request *req, const char *name)
 	return v && *v ? v : NULL;
 }
 
-static int finish(struct app *app, const char *event, const char *outcome, int rc)
+static int count_outcome(struct app *app, const char *event, const char *outcome, int rc)
 {
 	/* The header is the sender's text: only known names become metric labels. */
 	const char *label = "other";
@@ -76,7 +76,7 @@ static int check_signature(const struct _u_request *req, struct _u_response *res
 	if (!secret || !*secret) {
 		if (app->cfg->allow_unsigned_webhooks)
 			return 0;
-		finish(app, event, "rejected", 0);
+		count_outcome(app, event, "rejected", 0);
 		problem_send(
 		    resp, 403,
 		    "unsigned webhooks are refused: set FORJA_WEBHOOK_SECRET (or "
@@ -87,7 +87,7 @@ static int check_signature(const struct _u_request *req, struct _u_response *res
 	const char *sig = header(req, "X-Hub-Signature-256");
 	if (webhook_signature_verify(secret, req->binary_body, req->binary_body_length, sig) == 0)
 		return 0;
-	finish(app, event, "rejected", 0);
+	count_outcome(app, event, "rejected", 0);
 	problem_send(resp, 401, "%s",
 		     sig ? "X-Hub-Signature-256 does not match the body signed with the webhook "
 			   "secret"
@@ -105,7 +105,7 @@ static int delivery_read(const struct _u_request *req, struct _u_response *resp,
 	size_t len = req->binary_body_length;
 	int kind = content_kind(header(req, "Content-Type"));
 	if (kind < 0) {
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		problem_send(resp, 415,
 			     "Content-Type %s is not accepted: use application/json or "
 			     "application/x-www-form-urlencoded",
@@ -126,7 +126,7 @@ static int delivery_read(const struct _u_request *req, struct _u_response *resp,
 		    resp, 400, errors, "%s",
 		    json_string_value(json_object_get(json_array_get(errors, 0), "message")));
 		json_decref(errors);
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		return -1;
 	}
 	json_decref(errors);
@@ -134,7 +134,7 @@ static int delivery_read(const struct _u_request *req, struct _u_response *resp,
 		size_t jlen = 0;
 		int rc = webhook_form_payload(body, len, &d->json, &jlen);
 		if (rc) {
-			finish(app, d->event, "rejected", 0);
+			count_outcome(app, d->event, "rejected", 0);
 			problem_send(resp, rc == FORJA_ENOMEM ? 500 : 400,
 				     "the form-encoded body has no valid payload field");
 			return -1;
@@ -143,19 +143,19 @@ static int delivery_read(const struct _u_request *req, struct _u_response *resp,
 		len = jlen;
 	}
 	if (!body || len == 0) {
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		problem_send(resp, 400, "the body is empty: expected the event JSON");
 		return -1;
 	}
 	if (!webhook_json_depth_ok(body, len, WEBHOOK_MAX_JSON_DEPTH)) {
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		problem_send(resp, 400, "the payload nests deeper than %d levels",
 			     WEBHOOK_MAX_JSON_DEPTH);
 		return -1;
 	}
 	d->payload = json_loadb(body, len, 0, &jerr);
 	if (!json_is_object(d->payload)) {
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		if (d->payload)
 			problem_send(resp, 400, "the payload is not a JSON object");
 		else
@@ -205,7 +205,7 @@ static int answer_duplicate(struct _u_response *resp, struct app *app, const str
 	char msg[256];
 	snprintf(msg, sizeof(msg), "already received: delivery %s queued %zu build%s", d->id, n,
 		 n == 1 ? "" : "s");
-	finish(app, d->event, "duplicate", 0);
+	count_outcome(app, d->event, "duplicate", 0);
 	return answer_builds(resp, 200, app, msg, d->id, builds, n);
 }
 
@@ -229,28 +229,28 @@ static int merged_pr(struct _u_response *resp, struct app *app, const struct del
 	switch (out.result) {
 	case DELIVERY_QUEUED:
 		snprintf(msg, sizeof(msg), "queued %zu build%s", out.n, out.n == 1 ? "" : "s");
-		finish(app, d->event, "queued", 0);
+		count_outcome(app, d->event, "queued", 0);
 		rc = answer_builds(resp, 202, app, msg, d->id, out.builds, out.n);
 		break;
 	case DELIVERY_DUPLICATE: rc = answer_duplicate(resp, app, d, out.builds, out.n); break;
 	case DELIVERY_NOT_ALLOWED:
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		rc = problem_send(resp, 422,
 				  "repository.clone_url %s is not on the configured GitHub (%s) "
 				  "nor in FORJA_ALLOWED_HOSTS: Forja does not follow it",
 				  pr->clone_url, app->cfg->github_api_url);
 		break;
 	case DELIVERY_INVALID:
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		rc = problem_send_errors(resp, 422, out.errors, "%s", out.detail);
 		break;
 	case DELIVERY_UPSTREAM:
-		finish(app, d->event, "error", 0);
+		count_outcome(app, d->event, "error", 0);
 		rc = problem_send(resp, 502, "%s; redeliver the event once GitHub can be reached",
 				  out.detail);
 		break;
 	default:
-		finish(app, d->event, "error", 0);
+		count_outcome(app, d->event, "error", 0);
 		rc = problem_send(resp, 500, "%s", out.detail);
 		break;
 	}
@@ -264,7 +264,7 @@ static int pull_request(struct _u_response *resp, struct app *app, const struct 
 	char reason[512];
 	json_t *errors = json_array();
 	if (webhook_pr_parse(d->payload, &pr, errors)) {
-		finish(app, d->event, "rejected", 0);
+		count_outcome(app, d->event, "rejected", 0);
 		problem_send_errors(
 		    resp, 400, errors, "the pull_request payload is incomplete: %s",
 		    json_string_value(json_object_get(json_array_get(errors, 0), "message")));
@@ -273,7 +273,7 @@ static int pull_request(struct _u_response *resp, struct app *app, const struct 
 	}
 	json_decref(errors);
 	if (!webhook_pr_builds(&pr, app->cfg->branch, reason, sizeof(reason))) {
-		finish(app, d->event, "ignored", 0);
+		count_outcome(app, d->event, "ignored", 0);
 		return answer_message(resp, 200, reason);
 	}
 	return merged_pr(resp, app, d, &pr);
@@ -284,13 +284,13 @@ static int ping(struct _u_response *resp, struct app *app, const struct delivery
 	const char *zen = json_string_value(json_object_get(d->payload, "zen"));
 	json_t *o =
 	    json_pack("{s:s, s:s?}", "message", "pong: Forja receives this webhook", "zen", zen);
-	finish(app, d->event, "ignored", 0);
+	count_outcome(app, d->event, "ignored", 0);
 	int rc = o ? problem_send_json(resp, 200, o) : problem_send(resp, 500, "out of memory");
 	json_decref(o);
 	return rc;
 }
 
-int api_webhook_receive(const struct _u_request *req, struct _u_response *resp, struct app *app)
+int webhook_api_receive(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	struct delivery d = {
 	    .event = header(req, "X-GitHub-Event"),
@@ -303,7 +303,7 @@ int api_webhook_receive(const struct _u_request *req, struct _u_response *resp, 
 		d.hook_id = "";
 	/* Size before anything: the body may be truncated and must not be read. */
 	if (body_too_large(req))
-		return finish(app, d.event, "rejected",
+		return count_outcome(app, d.event, "rejected",
 			      problem_send(resp, 413,
 					   "the body is larger than %zu bytes (GitHub's "
 					   "limit for webhook payloads)",
@@ -318,7 +318,7 @@ int api_webhook_receive(const struct _u_request *req, struct _u_response *resp, 
 		rc = pull_request(resp, app, &d);
 	} else {
 		snprintf(reason, sizeof(reason), "ignored: event %.100s is not handled", d.event);
-		finish(app, d.event, "ignored", 0);
+		count_outcome(app, d.event, "ignored", 0);
 		rc = answer_message(resp, 200, reason);
 	}
 out:

@@ -7,6 +7,6 @@
 
 #include "app.h"
 
-int api_webhook_receive(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int webhook_api_receive(const struct _u_request *req, struct _u_response *resp, struct app *app);
 
 #endif

@@ -299,7 +299,7 @@ int builder_image_ref(const char *registry, const char *service, const char *ver
 
 /* ---- the build ---------------------------------------------------------------------------- */
 
-static void errors_text(json_t *errors, char *buf, size_t len)
+static void problems_text(json_t *errors, char *buf, size_t len)
 {
 	size_t i, used = 0;
 	json_t *e;
@@ -475,7 +475,7 @@ int builder_run(const struct builder_env *env, const struct build_spec *spec,
 		goto out;
 	}
 	if (rc) {
-		errors_text(errors, res->error, sizeof(res->error));
+		problems_text(errors, res->error, sizeof(res->error));
 		goto out;
 	}
 	rc = builder_image_ref(env->registry_host, spec->service, spec->version, res->image,

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "docker_engine.h"
+#include "engine.h"
 #include "registry.h"
 #include "source.h"
 #include "task.h"
@@ -28,7 +28,7 @@ struct build_spec {
 };
 
 struct builder_env {
-	struct docker_engine *engine;
+	struct engine *engine;
 	struct source *source;	       /* fetches the commits (borrowed) */
 	struct registry *registry;     /* for the post-push digest check; NULL skips it */
 	const char *registry_host;     /* host:port images are tagged with */

@@ -8,7 +8,7 @@
 
 #include "builder.h"
 #include "config.h"
-#include "docker_engine.h"
+#include "engine.h"
 #include "registry.h"
 
 /*
@@ -28,7 +28,7 @@ void builder_config_registry_opts(const struct config *cfg, struct registry_opts
  * The builder environment into OUT: ENGINE, REGISTRY and SOURCE (borrowed, may be NULL) with
  * CFG's registry host and credentials (borrowed from CFG).
  */
-void builder_config_env(const struct config *cfg, struct docker_engine *engine,
+void builder_config_env(const struct config *cfg, struct engine *engine,
 			struct registry *registry, struct source *source, struct builder_env *out);
 
 /*

@@ -59,7 +59,7 @@ static int plan(const struct delivery_ctx *ctx, const char *id, const struct web
 	case FORJA_ETIMEDOUT: settle(out, DELIVERY_UPSTREAM, rc); break;
 	default:
 		snprintf(out->detail, sizeof(out->detail), "planning the builds failed: %s",
-			 forja_strerror(rc));
+			 errors_text(rc));
 		settle(out, DELIVERY_FAILED, rc);
 		break;
 	}
@@ -79,13 +79,13 @@ static int record(const struct delivery_ctx *ctx, const char *hook_id, const cha
 	drop_builds(out);
 	if (rc != FORJA_ECONFLICT) {
 		snprintf(out->detail, sizeof(out->detail), "recording the builds failed: %s",
-			 forja_strerror(rc));
+			 errors_text(rc));
 		return settle(out, DELIVERY_FAILED, rc);
 	}
 	rc = recorded(ctx, hook_id, id, out);
 	if (rc) {
 		snprintf(out->detail, sizeof(out->detail), "reading the delivery back failed: %s",
-			 forja_strerror(rc));
+			 errors_text(rc));
 		return settle(out, DELIVERY_FAILED, rc);
 	}
 	return 0;

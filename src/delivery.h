@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "build.h"
-#include "build_queue.h"
+#include "queue.h"
 #include "github.h"
 #include "store.h"
 #include "webhook.h"
@@ -16,7 +16,7 @@
 /* What accepting a delivery needs; every pointer is borrowed. */
 struct delivery_ctx {
 	struct store *store;
-	struct build_queue *queue;
+	struct queue *queue;
 	struct github *github;
 	const char *manifest; /* path of the images manifest in the repository */
 	const char *registry; /* host:port images are tagged with */

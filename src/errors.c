@@ -1,6 +1,6 @@
 #include "errors.h"
 
-const char *forja_strerror(int err)
+const char *errors_text(int err)
 {
 	switch (err) {
 	case FORJA_OK: return "ok";

@@ -21,6 +21,6 @@ enum forja_err {
 };
 
 /* Static text for an error code; never NULL. */
-const char *forja_strerror(int err);
+const char *errors_text(int err);
 
 #endif

@@ -69,7 +69,7 @@ bool source_is_full_sha(const char *s)
 
 /* ---- set-up -------------------------------------------------------------------------------- */
 
-static char *dup_or_null(const char *s)
+static char *copy_setting(const char *s)
 {
 	return s && *s ? strdup(s) : NULL;
 }
@@ -100,11 +100,11 @@ int source_new(const struct source_config *cfg, struct source **out)
 	if (!s)
 		return FORJA_ENOMEM;
 	s->cache_dir = strdup(cfg->cache_dir ? cfg->cache_dir : "git");
-	s->github_token = dup_or_null(cfg->github_token);
+	s->github_token = copy_setting(cfg->github_token);
 	s->github_host = github_git_host(cfg->github_api_url);
-	s->credentials_file = dup_or_null(cfg->credentials_file);
-	s->ssh_key_file = dup_or_null(cfg->ssh_key_file);
-	s->known_hosts_file = dup_or_null(cfg->known_hosts_file);
+	s->credentials_file = copy_setting(cfg->credentials_file);
+	s->ssh_key_file = copy_setting(cfg->ssh_key_file);
+	s->known_hosts_file = copy_setting(cfg->known_hosts_file);
 	s->cache_days = cfg->cache_days;
 	pthread_mutex_init(&s->mu, NULL);
 	if (!s->cache_dir || (cfg->github_token && *cfg->github_token && !s->github_token)) {
@@ -499,7 +499,7 @@ static int git_failure(int rc, const char *what, const char *url, const struct d
 		return rc;
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "%s %s: cannot run git: %s", what, url, forja_strerror(rc));
+		snprintf(err, errlen, "%s %s: cannot run git: %s", what, url, errors_text(rc));
 		return rc;
 	}
 	c = classify(dynbuf_str(gerr));

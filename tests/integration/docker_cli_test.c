@@ -2,7 +2,7 @@
  * the last line of its output, and the build it records in the history. */
 #include <fcntl.h>
 
-#include "build_log.h"
+#include "build_logs.h"
 #include "cli.h"
 #include "config.h"
 #include "docker_fixture.h"

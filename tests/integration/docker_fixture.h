@@ -21,7 +21,7 @@
 
 #include "builder.h"
 #include "deadline.h"
-#include "docker_engine.h"
+#include "engine.h"
 #include "errors.h"
 #include "registry.h"
 #include "testenv.h"
@@ -188,7 +188,7 @@ static inline void testreg_stop(struct testreg *r)
 
 /* Engine + registry + builder environment against REG_URL/REG_HOST. */
 struct fx {
-	struct docker_engine *engine;
+	struct engine *engine;
 	struct registry *registry;
 	struct source *source;
 	char cache_dir[256];

@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "docker_engine.h"
+#include "engine.h"
 #include "errors.h"
 
 /* One scripted answer per connection, written DRIP bytes at a time. */
@@ -142,7 +142,7 @@ static const struct engine_build_params params = {
 static int run_build(struct peer *p, const char *answer, struct collected *c, char *id, char *err,
 		     size_t errlen)
 {
-	struct docker_engine *e = NULL;
+	struct engine *e = NULL;
 	struct task_log log = {collect, c};
 	int rc;
 
@@ -277,7 +277,7 @@ END_TEST
 static void ping_with(const char *advertised, const char *want)
 {
 	struct peer p = {.api_version = advertised};
-	struct docker_engine *e = NULL;
+	struct engine *e = NULL;
 	char err[256];
 
 	p.answers[0] = PING_OK;
@@ -302,7 +302,7 @@ END_TEST
 START_TEST(test_push_reads_digest_and_errors)
 {
 	struct peer p = {.api_version = "1.41", .drip = 3};
-	struct docker_engine *e = NULL;
+	struct engine *e = NULL;
 	struct collected c = {0};
 	struct task_log log = {collect, &c};
 	char digest[80], err[512];

@@ -435,7 +435,7 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	struct store *st = NULL;
 	struct build_logs *logs = NULL;
-	struct docker_engine *engine = NULL;
+	struct engine *engine = NULL;
 	ck_assert_int_eq(store_open(dir, &st), 0);
 	ck_assert_int_eq(build_logs_open(dir, NULL, 1 << 20, &logs), 0);
 	ck_assert_int_eq(engine_new(testenv_need("DOCKER_HOST"), &engine), 0);
@@ -475,7 +475,7 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 				.workers = 2,
 				.timeout_s = 60,
 				.max_attempts = 3};
-	struct build_queue *q = NULL;
+	struct queue *q = NULL;
 	ck_assert_int_eq(queue_new(&qo, &q), 0);
 	struct queue_observer obs = {on_change, &seen};
 	ck_assert_int_eq(queue_observe(q, &obs), 0);
@@ -531,7 +531,7 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 END_TEST
 
 struct push_race {
-	struct build_queue *q;
+	struct queue *q;
 	int64_t id;
 	pthread_barrier_t *go;
 };
@@ -554,7 +554,7 @@ START_TEST(concurrent_pushes_queue_a_build_once)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	struct store *st = NULL;
 	struct build_logs *logs = NULL;
-	struct docker_engine *engine = NULL;
+	struct engine *engine = NULL;
 	ck_assert_int_eq(store_open(dir, &st), 0);
 	ck_assert_int_eq(build_logs_open(dir, NULL, 1 << 20, &logs), 0);
 	ck_assert_int_eq(engine_new(testenv_need("DOCKER_HOST"), &engine), 0);
@@ -573,7 +573,7 @@ START_TEST(concurrent_pushes_queue_a_build_once)
 				.workers = 2,
 				.timeout_s = 60,
 				.max_attempts = 3};
-	struct build_queue *q = NULL;
+	struct queue *q = NULL;
 	ck_assert_int_eq(queue_new(&qo, &q), 0);
 	struct queue_observer obs = {on_change, &seen};
 	ck_assert_int_eq(queue_observe(q, &obs), 0);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "build_log.h"
+#include "build_logs.h"
 #include "builder_config.h"
 #include "config.h"
 #include "testenv.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "builder.h"
-#include "docker_engine.h"
+#include "engine.h"
 #include "errors.h"
 
 static struct build_spec good_spec(void)
@@ -224,7 +224,7 @@ END_TEST
 START_TEST(test_run_refuses_before_engine)
 {
 	/* an engine that does not exist: any call to it would fail with "not reachable" */
-	struct docker_engine *e = NULL;
+	struct engine *e = NULL;
 	struct builder_env env = {.registry_host = "127.0.0.1:1"};
 	struct build_spec s = good_spec();
 	struct build_result res;
@@ -289,7 +289,7 @@ END_TEST
 
 START_TEST(test_engine_host_forms)
 {
-	struct docker_engine *e = NULL;
+	struct engine *e = NULL;
 	char err[256];
 
 	ck_assert_int_eq(engine_new("bogus://x", &e), FORJA_EINVAL);

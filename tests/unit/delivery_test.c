@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "build_log.h"
-#include "build_queue.h"
+#include "build_logs.h"
+#include "queue.h"
 #include "delivery.h"
 #include "errors.h"
 #include "github_standin.h"
@@ -24,7 +24,7 @@ struct fixture {
 	struct store *store;
 	struct build_logs *logs;
 	struct builder_env env;
-	struct build_queue *queue;
+	struct queue *queue;
 	struct delivery_ctx ctx;
 	char clone_url[128];
 	struct webhook_pr pr;

@@ -1,16 +1,16 @@
 /* The build queue: a fixed pool of workers taking builds first-in first-out, never two builds
  * of one service at once, with per-build timeout, cancel, and recovery after a crash. */
-#ifndef FORJA_BUILD_QUEUE_H
-#define FORJA_BUILD_QUEUE_H
+#ifndef FORJA_QUEUE_H
+#define FORJA_QUEUE_H
 
 #include <stdint.h>
 
 #include "build.h"
-#include "build_log.h"
+#include "build_logs.h"
 #include "builder.h"
 #include "store.h"
 
-struct build_queue;
+struct queue;
 
 struct queue_opts {
 	struct store *store;            /* borrowed */
@@ -29,21 +29,21 @@ struct queue_observer {
 };
 
 /* *OUT owned by the caller: queue_free(). Workers do not run until queue_start(). */
-int queue_new(const struct queue_opts *opts, struct build_queue **out);
+int queue_new(const struct queue_opts *opts, struct queue **out);
 /* Adds an observer (at most 8); call before queue_start(). */
-int queue_observe(struct build_queue *q, const struct queue_observer *obs);
+int queue_observe(struct queue *q, const struct queue_observer *obs);
 /* Recovers what a crash left (store_builds_recover), then starts the workers. */
-int queue_start(struct build_queue *q);
+int queue_start(struct queue *q);
 /* Queues build ID, already inserted in the store as queued. */
-int queue_push(struct build_queue *q, int64_t id);
+int queue_push(struct queue *q, int64_t id);
 /* Cancels a queued build at once or aborts a running one. FORJA_ENOTFOUND, FORJA_ECONFLICT
  * (already final). */
-int queue_cancel(struct build_queue *q, int64_t id);
+int queue_cancel(struct queue *q, int64_t id);
 /* Numbers for metrics and health. */
-void queue_stats(struct build_queue *q, int *queued, int *running);
+void queue_stats(struct queue *q, int *queued, int *running);
 /* Stops the workers within a few seconds: running builds are aborted and left to be run
  * again at the next start. */
-void queue_stop(struct build_queue *q);
-void queue_free(struct build_queue *q);
+void queue_stop(struct queue *q);
+void queue_free(struct queue *q);
 
 #endif

@@ -1,6 +1,6 @@
 /* Docker Engine API client over libcurl: version negotiation, builds from a streamed tar, pushes.
  * Streamed answers are split into JSON lines, decoded with jansson and turned into log text. */
-#include "docker_engine.h"
+#include "engine.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,7 +29,7 @@
 #define TEXT_PENDING   8192	     /* log text waiting for its newline */
 #define SHORT_BODY_MAX (4 * 1024 * 1024)
 
-struct docker_engine {
+struct engine {
 	char *host;	 /* as configured, for messages */
 	char *sock_path; /* unix socket, or NULL for tcp */
 	char *base;	 /* "http://localhost" or "http://host:port" */
@@ -60,9 +60,9 @@ struct stream {
 	char raw[512]; /* first non-JSON line: text/plain error bodies */
 };
 
-int engine_new(const char *host, struct docker_engine **out)
+int engine_new(const char *host, struct engine **out)
 {
-	struct docker_engine *e;
+	struct engine *e;
 	const char *h = host && *host ? host : "unix:///var/run/docker.sock";
 
 	*out = NULL;
@@ -96,7 +96,7 @@ int engine_new(const char *host, struct docker_engine **out)
 	return 0;
 }
 
-void engine_free(struct docker_engine *e)
+void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
@@ -295,7 +295,7 @@ static int parse_version(const char *v, struct api_version *out)
 	return 0;
 }
 
-static void set_common(struct docker_engine *e, CURL *h, const char *url, char *curlerr)
+static void set_common(struct engine *e, CURL *h, const char *url, char *curlerr)
 {
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	if (e->sock_path)
@@ -305,14 +305,14 @@ static void set_common(struct docker_engine *e, CURL *h, const char *url, char *
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 }
 
-static void say_unreachable(struct docker_engine *e, CURLcode rc, const char *curlerr, char *err,
+static void say_unreachable(struct engine *e, CURLcode rc, const char *curlerr, char *err,
 			    size_t errlen)
 {
 	snprintf(err, errlen, "docker engine not reachable at %s: %s", e->host,
 		 curlerr[0] ? curlerr : curl_easy_strerror(rc));
 }
 
-static int ping_locked(struct docker_engine *e, char *err, size_t errlen)
+static int ping_locked(struct engine *e, char *err, size_t errlen)
 {
 	char url[1024], curlerr[CURL_ERROR_SIZE] = "";
 	struct stream s = {.kind = STREAM_SHORT, .line = {.max = LINE_MAX_BYTES}};
@@ -358,7 +358,7 @@ static int ping_locked(struct docker_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
-int engine_ping(struct docker_engine *e, char *err, size_t errlen)
+int engine_ping(struct engine *e, char *err, size_t errlen)
 {
 	int rc;
 
@@ -368,7 +368,7 @@ int engine_ping(struct docker_engine *e, char *err, size_t errlen)
 	return rc;
 }
 
-const char *engine_api_version(struct docker_engine *e)
+const char *engine_api_version(struct engine *e)
 {
 	const char *v;
 
@@ -379,7 +379,7 @@ const char *engine_api_version(struct docker_engine *e)
 }
 
 /* Copies the negotiated version into API, pinging first when nothing was negotiated yet. */
-static int negotiated_api(struct docker_engine *e, char *api, size_t len, char *err, size_t errlen)
+static int negotiated_api(struct engine *e, char *api, size_t len, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -409,7 +409,7 @@ static size_t on_context_read(char *buf, size_t size, size_t nmemb, void *ud)
  * No total timeout and no low-speed limit: a quiet RUN step sends nothing for minutes, and
  * dropping the connection would abort the build. Only the abort callback ends it early.
  */
-static int perform_stream(struct docker_engine *e, const char *method, const char *url,
+static int perform_stream(struct engine *e, const char *method, const char *url,
 			  const struct body *body, struct curl_slist *hdrs, struct stream *s,
 			  long *status, char *err, size_t errlen)
 {
@@ -504,7 +504,7 @@ static char *escape_json(CURL *h, json_t *obj)
 	return esc;
 }
 
-static char *build_url(struct docker_engine *e, const char *api,
+static char *build_url(struct engine *e, const char *api,
 		       const struct engine_build_params *p)
 {
 	CURL *h = curl_easy_init();
@@ -533,7 +533,7 @@ out:
 	return url;
 }
 
-int engine_build(struct docker_engine *e, const struct engine_build_params *p,
+int engine_build(struct engine *e, const struct engine_build_params *p,
 		 const struct task_log *log, const struct task_abort *ab, char *image_id, char *err,
 		 size_t errlen)
 {
@@ -565,7 +565,7 @@ out:
 	return rc;
 }
 
-int engine_push(struct docker_engine *e, const char *repo, const char *tag, const char *auth_b64,
+int engine_push(struct engine *e, const char *repo, const char *tag, const char *auth_b64,
 		const struct task_log *log, const struct task_abort *ab, char *digest, char *err,
 		size_t errlen)
 {
@@ -608,7 +608,7 @@ out:
 	return rc;
 }
 
-int engine_image_remove(struct docker_engine *e, const char *ref)
+int engine_image_remove(struct engine *e, const char *ref)
 {
 	char api[48], err[256], curlerr[CURL_ERROR_SIZE] = "", *url;
 	struct stream s = {.kind = STREAM_SHORT, .line = {.max = LINE_MAX_BYTES}};

@@ -1,7 +1,7 @@
 /* Build logs as append-only files: secrets are masked per append (the builder hands over whole
  * lines), each log is capped with one visible marker, and followers sleep on one condition
  * variable that every append and end broadcasts. */
-#include "build_log.h"
+#include "build_logs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -290,7 +290,7 @@ int build_logs_append(struct build_logs *logs, int64_t id, const char *text, siz
 	pthread_mutex_unlock(&logs->mu);
 	free(masked);
 	if (rc != 0)
-		log_error("cannot write build %" PRId64 " log: %s", id, forja_strerror(rc));
+		log_error("cannot write build %" PRId64 " log: %s", id, errors_text(rc));
 	return rc;
 }
 

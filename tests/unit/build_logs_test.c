@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "build_log.h"
+#include "build_logs.h"
 #include "errors.h"
 
 static char dir[256];

@@ -1,7 +1,7 @@
 /* Docker Engine API client over libcurl (unix socket or tcp://): version negotiation,
  * builds from a streamed tar context, pushes, with streamed JSON lines decoded into log text. */
-#ifndef FORJA_DOCKER_ENGINE_H
-#define FORJA_DOCKER_ENGINE_H
+#ifndef FORJA_ENGINE_H
+#define FORJA_ENGINE_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include "task.h"
 
-struct docker_engine;
+struct engine;
 
 /* Aborting a transfer (task_abort) makes the engine abort the build: the abort is polled while
  * a request runs and the connection is closed when it fires (FORJA_ECANCELLED/ETIMEDOUT). */
@@ -23,16 +23,16 @@ struct engine_build_params {
 /* HOST: "unix:///var/run/docker.sock" or "tcp://host:port" (NULL = the former); FORJA_EINVAL
  * for anything else. *OUT owned by caller (engine_free). Thread-safe: one engine serves all
  * workers; pings and short calls reuse one connection, builds and pushes get their own. */
-int engine_new(const char *host, struct docker_engine **out);
-void engine_free(struct docker_engine *e);
+int engine_new(const char *host, struct engine **out);
+void engine_free(struct engine *e);
 
 /*
  * GET /_ping; negotiates the API version (min of the engine's and the newest Forja knows).
  * On failure writes "docker engine not reachable at <host>: <why>" into ERR.
  */
-int engine_ping(struct docker_engine *e, char *err, size_t errlen);
+int engine_ping(struct engine *e, char *err, size_t errlen);
 /* The negotiated API version ("1.41"), or NULL before a successful ping. */
-const char *engine_api_version(struct docker_engine *e);
+const char *engine_api_version(struct engine *e);
 
 /*
  * Builds with the legacy builder from the tar read from P->context_fd (the caller produces it,
@@ -40,7 +40,7 @@ const char *engine_api_version(struct docker_engine *e);
  * IMAGE_ID (>= 80 bytes) gets "sha256:...". ERR gets the engine's message on failure.
  * The API version is negotiated on first use.
  */
-int engine_build(struct docker_engine *e, const struct engine_build_params *p,
+int engine_build(struct engine *e, const struct engine_build_params *p,
 		 const struct task_log *log, const struct task_abort *ab, char *image_id,
 		 char *err, size_t errlen);
 
@@ -48,12 +48,12 @@ int engine_build(struct docker_engine *e, const struct engine_build_params *p,
  * Pushes REPO:TAG with AUTH_B64 as X-Registry-Auth (see engine_registry_auth). DIGEST
  * (>= 80 bytes) gets the manifest digest of the final aux line; an error line fails.
  */
-int engine_push(struct docker_engine *e, const char *repo, const char *tag, const char *auth_b64,
+int engine_push(struct engine *e, const char *repo, const char *tag, const char *auth_b64,
 		const struct task_log *log, const struct task_abort *ab, char *digest,
 		char *err, size_t errlen);
 
 /* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent. */
-int engine_image_remove(struct docker_engine *e, const char *ref);
+int engine_image_remove(struct engine *e, const char *ref);
 
 /* Padded base64url of {"username","password","serveraddress"}; "e30=" without a username.
  * Returns a malloc'd string (free()) or NULL on ENOMEM. */

@@ -2,7 +2,7 @@
  * exclusion (a worker takes the oldest pending build whose service is not already running).
  * The store is the source of truth; this module only holds ids and the running builds' abort
  * flags, so a crash loses nothing that store_builds_recover() cannot rebuild. */
-#include "build_queue.h"
+#include "queue.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,7 +28,7 @@ struct pending {
 };
 
 struct worker {
-	struct build_queue *q;
+	struct queue *q;
 	pthread_t thread;
 	int64_t id; /* running build, 0 = idle; guarded by q->mu */
 	char *service;
@@ -36,7 +36,7 @@ struct worker {
 	int user_cancel;   /* guarded by q->mu: the cancel came from a user, not a stop */
 };
 
-struct build_queue {
+struct queue {
 	struct queue_opts opts;
 	struct queue_observer observers[QUEUE_MAX_OBSERVERS];
 	int nobservers;
@@ -52,13 +52,13 @@ struct build_queue {
 	int stopping;
 };
 
-int queue_new(const struct queue_opts *opts, struct build_queue **out)
+int queue_new(const struct queue_opts *opts, struct queue **out)
 {
 	*out = NULL;
 	if (opts->store == NULL || opts->logs == NULL || opts->workers < 1 ||
 	    opts->workers > QUEUE_MAX_WORKERS || opts->timeout_s < 1 || opts->max_attempts < 1)
 		return FORJA_EINVAL;
-	struct build_queue *q = calloc(1, sizeof(*q));
+	struct queue *q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return FORJA_ENOMEM;
 	q->workers = calloc((size_t)opts->workers, sizeof(struct worker));
@@ -82,7 +82,7 @@ int queue_new(const struct queue_opts *opts, struct build_queue **out)
 	return 0;
 }
 
-int queue_observe(struct build_queue *q, const struct queue_observer *obs)
+int queue_observe(struct queue *q, const struct queue_observer *obs)
 {
 	if (obs == NULL || obs->on_change == NULL)
 		return FORJA_EINVAL;
@@ -92,14 +92,14 @@ int queue_observe(struct build_queue *q, const struct queue_observer *obs)
 	return 0;
 }
 
-static void notify(struct build_queue *q, const struct build *b)
+static void notify(struct queue *q, const struct build *b)
 {
 	for (int i = 0; i < q->nobservers; i++)
 		q->observers[i].on_change(q->observers[i].ud, b);
 }
 
 /* Reads build ID back from the store and tells the observers. */
-static void notify_id(struct build_queue *q, int64_t id)
+static void notify_id(struct queue *q, int64_t id)
 {
 	struct build *b = NULL;
 	if (store_build_get(q->opts.store, id, &b) != 0) {
@@ -111,7 +111,7 @@ static void notify_id(struct build_queue *q, int64_t id)
 }
 
 /* Caller holds mu. */
-static int service_running(const struct build_queue *q, const char *service)
+static int service_running(const struct queue *q, const char *service)
 {
 	for (int i = 0; i < q->opts.workers; i++) {
 		const struct worker *w = &q->workers[i];
@@ -123,7 +123,7 @@ static int service_running(const struct build_queue *q, const char *service)
 
 /* Unlinks and returns the oldest pending build whose service is idle (caller holds mu). */
 /* Removes P, whose predecessor is PREV (NULL at the head), from the pending list. */
-static struct pending *unlink_pending(struct build_queue *q, struct pending *prev,
+static struct pending *unlink_pending(struct queue *q, struct pending *prev,
 				      struct pending *p)
 {
 	if (prev != NULL)
@@ -137,7 +137,7 @@ static struct pending *unlink_pending(struct build_queue *q, struct pending *pre
 	return p;
 }
 
-static struct pending *take_eligible(struct build_queue *q)
+static struct pending *take_eligible(struct queue *q)
 {
 	struct pending *prev = NULL;
 	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
@@ -148,7 +148,7 @@ static struct pending *take_eligible(struct build_queue *q)
 }
 
 /* Unlinks pending build ID (caller holds mu); NULL when it is not pending. */
-static struct pending *take_id(struct build_queue *q, int64_t id)
+static struct pending *take_id(struct queue *q, int64_t id)
 {
 	struct pending *prev = NULL;
 	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
@@ -158,7 +158,7 @@ static struct pending *take_id(struct build_queue *q, int64_t id)
 	return NULL;
 }
 
-static int is_pending(const struct build_queue *q, int64_t id)
+static int is_pending(const struct queue *q, int64_t id)
 {
 	for (const struct pending *p = q->head; p != NULL; p = p->next) {
 		if (p->id == id)
@@ -167,7 +167,7 @@ static int is_pending(const struct build_queue *q, int64_t id)
 	return 0;
 }
 
-static struct worker *running_worker(struct build_queue *q, int64_t id)
+static struct worker *running_worker(struct queue *q, int64_t id)
 {
 	for (int i = 0; i < q->opts.workers; i++) {
 		if (q->workers[i].id == id)
@@ -188,7 +188,7 @@ static void log_write(void *ud, const char *text, size_t len)
 }
 
 /* Final state and error text of a run that returned RC. */
-static enum build_status outcome(struct build_queue *q, struct worker *w, int rc, int64_t deadline,
+static enum build_status outcome(struct queue *q, struct worker *w, int rc, int64_t deadline,
 				 const struct build_result *res, char *err, size_t errlen)
 {
 	err[0] = '\0';
@@ -205,11 +205,11 @@ static enum build_status outcome(struct build_queue *q, struct worker *w, int rc
 		snprintf(err, errlen, "timed out after %d s", q->opts.timeout_s);
 		return BUILD_FAILED;
 	}
-	snprintf(err, errlen, "%s", res->error[0] != '\0' ? res->error : forja_strerror(rc));
+	snprintf(err, errlen, "%s", res->error[0] != '\0' ? res->error : errors_text(rc));
 	return BUILD_FAILED;
 }
 
-static void finish(struct build_queue *q, int64_t id, enum build_status st, const char *digest,
+static void finish_build(struct queue *q, int64_t id, enum build_status st, const char *digest,
 		   const char *err)
 {
 	if (st == BUILD_SUCCEEDED)
@@ -226,14 +226,14 @@ static void finish(struct build_queue *q, int64_t id, enum build_status st, cons
 				    st == BUILD_SUCCEEDED ? NULL : err, build_now_ms());
 	build_logs_end(q->opts.logs, id);
 	if (rc != 0) {
-		log_error("cannot record the end of build %" PRId64 ": %s", id, forja_strerror(rc));
+		log_error("cannot record the end of build %" PRId64 ": %s", id, errors_text(rc));
 		return;
 	}
 	notify_id(q, id);
 }
 
 /* The stop flag, read under mu (set by queue_stop on another thread). */
-static int stopping(struct build_queue *q)
+static int stopping(struct queue *q)
 {
 	pthread_mutex_lock(&q->mu);
 	int s = q->stopping;
@@ -241,7 +241,7 @@ static int stopping(struct build_queue *q)
 	return s;
 }
 
-static void run_build(struct build_queue *q, struct worker *w, const struct build *b)
+static void run_build(struct queue *q, struct worker *w, const struct build *b)
 {
 	json_t *args = NULL;
 	if (b->build_args != NULL)
@@ -280,23 +280,23 @@ static void run_build(struct build_queue *q, struct worker *w, const struct buil
 		    "forja: server stopping; the build will run again at next start");
 		return;
 	}
-	finish(q, b->id, st, res.digest[0] != '\0' ? res.digest : NULL, err);
+	finish_build(q, b->id, st, res.digest[0] != '\0' ? res.digest : NULL, err);
 }
 
-static void work_one(struct build_queue *q, struct worker *w, int64_t id)
+static void work_one(struct queue *q, struct worker *w, int64_t id)
 {
 	int attempts = 0;
 	int rc = store_build_start(q->opts.store, id, build_now_ms(), &attempts);
 	if (rc == FORJA_ECONFLICT || rc == FORJA_ENOTFOUND)
 		return; /* cancelled (or gone) while it waited */
 	if (rc != 0) {
-		log_error("cannot start build %" PRId64 ": %s", id, forja_strerror(rc));
+		log_error("cannot start build %" PRId64 ": %s", id, errors_text(rc));
 		return;
 	}
 	struct build *b = NULL;
 	rc = store_build_get(q->opts.store, id, &b);
 	if (rc != 0) {
-		log_error("cannot read build %" PRId64 ": %s", id, forja_strerror(rc));
+		log_error("cannot read build %" PRId64 ": %s", id, errors_text(rc));
 		return;
 	}
 	notify(q, b);
@@ -310,7 +310,7 @@ static void work_one(struct build_queue *q, struct worker *w, int64_t id)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct build_queue *q = w->q;
+	struct queue *q = w->q;
 	pthread_mutex_lock(&q->mu);
 	while (!q->stopping) {
 		struct pending *p = take_eligible(q);
@@ -339,7 +339,7 @@ static void *worker_main(void *arg)
 }
 
 /* Adds B (queued in the store) behind every pending build; observers hear "queued" first. */
-static int push_build(struct build_queue *q, const struct build *b)
+static int push_build(struct queue *q, const struct build *b)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -375,7 +375,7 @@ static int push_build(struct build_queue *q, const struct build *b)
 	return 0;
 }
 
-int queue_push(struct build_queue *q, int64_t id)
+int queue_push(struct queue *q, int64_t id)
 {
 	struct build *b = NULL;
 	int rc = store_build_get(q->opts.store, id, &b);
@@ -387,7 +387,7 @@ int queue_push(struct build_queue *q, int64_t id)
 }
 
 /* Ids of the builds a crash left running (*OUT: free()), newest first. */
-static int left_running(struct build_queue *q, int64_t **out, size_t *n)
+static int left_running(struct queue *q, int64_t **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -417,7 +417,7 @@ static int left_running(struct build_queue *q, int64_t **out, size_t *n)
 }
 
 /* Observers hear about builds the recovery failed for using up their attempts. */
-static void notify_given_up(struct build_queue *q, const int64_t *ids, size_t n)
+static void notify_given_up(struct queue *q, const int64_t *ids, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct build *b = NULL;
@@ -434,7 +434,7 @@ static void notify_given_up(struct build_queue *q, const int64_t *ids, size_t n)
 	}
 }
 
-int queue_start(struct build_queue *q)
+int queue_start(struct queue *q)
 {
 	if (q->started)
 		return FORJA_ECONFLICT;
@@ -456,7 +456,7 @@ int queue_start(struct build_queue *q)
 		rc = queue_push(q, ids[i]);
 		if (rc != 0 && rc != FORJA_ECONFLICT)
 			log_error("cannot queue build %" PRId64 " again: %s", ids[i],
-				  forja_strerror(rc));
+				  errors_text(rc));
 	}
 	free(ids);
 	pthread_mutex_lock(&q->mu);
@@ -474,7 +474,7 @@ int queue_start(struct build_queue *q)
 }
 
 /* Cancels build ID in the store when it is queued but not held here (before start). */
-static int cancel_in_store(struct build_queue *q, int64_t id)
+static int cancel_in_store(struct queue *q, int64_t id)
 {
 	struct build *b = NULL;
 	int rc = store_build_get(q->opts.store, id, &b);
@@ -485,7 +485,7 @@ static int cancel_in_store(struct build_queue *q, int64_t id)
 	if (build_status_is_final(st))
 		return FORJA_ECONFLICT;
 	build_logs_appendf(q->opts.logs, id, "forja: build cancelled: cancelled on request");
-	/* same order as finish(): lines, then the final status, then the end of the log */
+	/* same order as finish_build(): lines, then the final status, then the end of the log */
 	rc = store_build_finish(q->opts.store, id, BUILD_CANCELLED, NULL, "cancelled on request",
 				build_now_ms());
 	build_logs_end(q->opts.logs, id);
@@ -494,7 +494,7 @@ static int cancel_in_store(struct build_queue *q, int64_t id)
 	return rc;
 }
 
-int queue_cancel(struct build_queue *q, int64_t id)
+int queue_cancel(struct queue *q, int64_t id)
 {
 	pthread_mutex_lock(&q->mu);
 	struct pending *p = take_id(q, id);
@@ -521,7 +521,7 @@ int queue_cancel(struct build_queue *q, int64_t id)
 	return 0;
 }
 
-void queue_stats(struct build_queue *q, int *queued, int *running)
+void queue_stats(struct queue *q, int *queued, int *running)
 {
 	pthread_mutex_lock(&q->mu);
 	*queued = q->npending;
@@ -532,7 +532,7 @@ void queue_stats(struct build_queue *q, int *queued, int *running)
 	pthread_mutex_unlock(&q->mu);
 }
 
-void queue_stop(struct build_queue *q)
+void queue_stop(struct queue *q)
 {
 	if (q == NULL)
 		return;
@@ -550,7 +550,7 @@ void queue_stop(struct build_queue *q)
 		pthread_join(q->workers[i].thread, NULL);
 }
 
-void queue_free(struct build_queue *q)
+void queue_free(struct queue *q)
 {
 	if (q == NULL)
 		return;

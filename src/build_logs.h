@@ -1,7 +1,7 @@
 /* Per-build logs on disk (DATA_DIR/logs/<id>.log): capped, secrets masked before storage,
  * and followable: readers can wait for new bytes until the build ends. */
-#ifndef FORJA_BUILD_LOG_H
-#define FORJA_BUILD_LOG_H
+#ifndef FORJA_BUILD_LOGS_H
+#define FORJA_BUILD_LOGS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "errors.h"
 #include "log.h"
@@ -127,28 +126,6 @@ static size_t registry__on_body(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Header value of NAME in the raw header line DATA (N bytes), trimmed into OUT. */
-static bool registry__header(const char *data, size_t n, const char *name, char *out, size_t outlen)
-{
-	size_t nl = strlen(name);
-
-	if (n <= nl || strncasecmp(data, name, nl) || data[nl] != ':')
-		return false;
-	data += nl + 1;
-	n -= nl + 1;
-	while (n && (*data == ' ' || *data == '\t')) {
-		data++;
-		n--;
-	}
-	while (n && (data[n - 1] == '\r' || data[n - 1] == '\n' || data[n - 1] == ' '))
-		n--;
-	if (n >= outlen)
-		return false;
-	memcpy(out, data, n);
-	out[n] = '\0';
-	return true;
-}
-
 /* Link: </v2/_catalog?last=b&n=2>; rel="next" -> "/v2/_catalog?last=b&n=2" */
 static void registry__link_next(const char *value, char *out, size_t outlen)
 {
@@ -160,21 +137,25 @@ static void registry__link_next(const char *value, char *out, size_t outlen)
 	out[gt - lt - 1] = '\0';
 }
 
-static size_t registry__on_header(char *data, size_t size, size_t nmemb, void *ud)
+/* The headers this client reads, from the final response only (libcurl keeps 1xx and
+ * redirect blocks apart); a value too long for its field is left out. */
+static void read_headers(CURL *h, struct resp *r)
 {
-	struct resp *r = ud;
-	size_t n = size * nmemb;
-	char value[2048];
+	struct curl_header *hdr = NULL;
+	size_t count = 0;
 
-	/* a redirect or 100-continue starts a new header block */
-	if (n > 5 && !strncmp(data, "HTTP/", 5)) {
-		r->next[0] = '\0';
-		r->digest[0] = '\0';
+	r->next[0] = '\0';
+	r->digest[0] = '\0';
+	if (curl_easy_header(h, "Link", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
+		count = hdr->amount;
+	for (size_t i = 0; i < count && !r->next[0]; i++) {
+		if (curl_easy_header(h, "Link", i, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
+			registry__link_next(hdr->value, r->next, sizeof(r->next));
 	}
-	if (registry__header(data, n, "Link", value, sizeof(value)))
-		registry__link_next(value, r->next, sizeof(r->next));
-	registry__header(data, n, "Docker-Content-Digest", r->digest, sizeof(r->digest));
-	return n;
+	if (curl_easy_header(h, "Docker-Content-Digest", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+		return;
+	if (strlen(hdr->value) < sizeof(r->digest))
+		memcpy(r->digest, hdr->value, strlen(hdr->value) + 1);
 }
 
 /* The first errors[].message of a registry error body, or the status. */
@@ -219,8 +200,6 @@ static int registry__request(struct registry *r, const char *method, const char 
 	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, registry__on_body);
 	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(r->h, CURLOPT_HEADERFUNCTION, registry__on_header);
-	curl_easy_setopt(r->h, CURLOPT_HEADERDATA, resp);
 	if (r->ca_file)
 		curl_easy_setopt(r->h, CURLOPT_CAINFO, r->ca_file);
 	if (r->username) {
@@ -230,6 +209,8 @@ static int registry__request(struct registry *r, const char *method, const char 
 	}
 	rc = curl_easy_perform(r->h);
 	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (rc == CURLE_OK)
+		read_headers(r->h, resp);
 	/* the handle keeps the connection; drop the credentials it was given */
 	curl_easy_setopt(r->h, CURLOPT_PASSWORD, "");
 	pthread_mutex_unlock(&r->mu);

@@ -12,11 +12,6 @@
 #include "../src/log.h"
 #include "problem.h"
 
-/* Bounds of the OpenAPI document, checked again here in case the schema check is bypassed. */
-#define BADGE_MAX_SERVICE 255
-#define BADGE_MAX_BRANCH  255
-#define BADGE_MAX_LABEL	  100
-
 /* Camo (GitHub's image proxy) keeps a badge fresh only with no-cache plus a validator. */
 #define BADGE_CACHE_CONTROL "no-cache, no-store, max-age=0, must-revalidate"
 
@@ -52,33 +47,11 @@ static bool etag_matches(const char *header, const char *etag)
 	return false;
 }
 
-static void add_validation(json_t *errors, const char *name, const char *value, size_t max)
-{
-	if (value && strlen(value) > max) {
-		json_array_append_new(
-		    errors, json_pack("{s:s,s:s}", "parameter", name, "detail", "is too long"));
-	}
-}
-
 int badge_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	const char *service = query_param(req, "service");
 	const char *branch = query_param(req, "branch");
 	const char *label = query_param(req, "label");
-
-	json_t *errors = json_array();
-	if (!errors)
-		return problem_send(resp, 500, "out of memory");
-	add_validation(errors, "service", service, BADGE_MAX_SERVICE);
-	add_validation(errors, "branch", branch, BADGE_MAX_BRANCH);
-	add_validation(errors, "label", label, BADGE_MAX_LABEL);
-	if (json_array_size(errors) > 0) {
-		int rc = problem_send_errors(resp, 400, errors, "a badge parameter is too long");
-		json_decref(errors);
-		return rc;
-	}
-	json_decref(errors);
-
 	struct build *b = NULL;
 	int rc = store_build_latest(app->store, service, branch, &b);
 	if (rc != 0 && rc != FORJA_ENOTFOUND) {

@@ -15,40 +15,20 @@
 #include "problem.h"
 
 #define LIST_DEFAULT_LIMIT 20
-#define LIST_MAX_LIMIT	   100
 #define LOG_SLICE_MS	   1000 /* a follower re-checks stop and status at least this often */
 #define LOG_STREAM_BLOCK   16384
 
-/* Strict base-10 int64 > 0 parse; 0 on success. */
-static int parse_id(const char *s, int64_t *out)
+/* Path or query parameter NAME as a number, or DFLT when it is not given. The route layer has
+ * already answered 400 for a value outside the document's type and range. */
+static int64_t int_param(const struct _u_request *req, const char *name, int64_t dflt)
 {
-	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
-		return FORJA_EINVAL;
+	const char *s = u_map_get(req->map_url, name);
 	char *end = NULL;
+	if (s == NULL)
+		return dflt;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 1)
-		return FORJA_EINVAL;
-	*out = (int64_t)v;
-	return 0;
-}
-
-static int add_error(json_t *errors, const char *field, const char *message)
-{
-	return json_array_append_new(errors,
-				     json_pack("{s:s, s:s}", "field", field, "message", message));
-}
-
-/* A JSON body with durations printed as people write them (0.004, not 0.0040000000000000001). */
-static int send_json(struct _u_response *resp, int status, json_t *body)
-{
-	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9));
-	if (text == NULL)
-		return problem_send(resp, 500, "out of memory");
-	ulfius_set_string_body_response(resp, (unsigned)status, text);
-	u_map_put(resp->map_header, "Content-Type", "application/json");
-	free(text);
-	return U_CALLBACK_COMPLETE;
+	return errno != 0 || end == s || *end != '\0' ? dflt : (int64_t)v;
 }
 
 static int send_build(struct _u_response *resp, int status, const struct build *b, struct app *app)
@@ -56,23 +36,9 @@ static int send_build(struct _u_response *resp, int status, const struct build *
 	json_t *j = build_to_json(b, app->cfg->public_url);
 	if (j == NULL)
 		return problem_send(resp, 500, "out of memory");
-	int rc = send_json(resp, status, j);
+	int rc = problem_send_json(resp, status, j);
 	json_decref(j);
 	return rc;
-}
-
-/* Reads the {id} path parameter or answers 400; returns 0 when *ID is set. */
-static int path_id(const struct _u_request *req, struct _u_response *resp, int64_t *id)
-{
-	const char *s = u_map_get(req->map_url, "id");
-	if (parse_id(s, id) == 0)
-		return 0;
-	json_t *errors = json_array();
-	add_error(errors, "id", "must be a positive integer build id");
-	problem_send_errors(resp, 400, errors, "path parameter id: \"%.64s\" is not a build id",
-			    s != NULL ? s : "");
-	json_decref(errors);
-	return -1;
 }
 
 /* ---- GET /builds ---- */
@@ -82,51 +48,18 @@ struct list_query {
 	const char *status_text;
 };
 
-/* An optional non-empty text filter; an empty value is a mistake, not "any". */
-static const char *text_param(const struct _u_request *req, const char *name, size_t max,
-			      json_t *errors)
-{
-	const char *v = u_map_get(req->map_url, name);
-	if (v == NULL)
-		return NULL;
-	if (*v == '\0')
-		add_error(errors, name, "must not be empty");
-	else if (strlen(v) > max)
-		add_error(errors, name, "is too long");
-	return v;
-}
-
-static void parse_list_query(const struct _u_request *req, struct list_query *lq, json_t *errors)
+/* The filters as the route layer let them through (openapi/openapi.json bounds each one). */
+static void read_list_query(const struct _u_request *req, struct list_query *lq)
 {
 	memset(lq, 0, sizeof(*lq));
-	lq->f.limit = LIST_DEFAULT_LIMIT;
-	lq->f.service = text_param(req, "service", 255, errors);
-	lq->f.repository = text_param(req, "repository", 1024, errors);
-	lq->f.branch = text_param(req, "branch", 255, errors);
+	lq->f.service = u_map_get(req->map_url, "service");
+	lq->f.repository = u_map_get(req->map_url, "repository");
+	lq->f.branch = u_map_get(req->map_url, "branch");
 	lq->status_text = u_map_get(req->map_url, "status");
-	if (lq->status_text != NULL) {
-		if (build_status_parse(lq->status_text, &lq->f.status) == 0)
-			lq->f.has_status = 1;
-		else
-			add_error(errors, "status",
-				  "must be one of queued, running, succeeded, failed, cancelled");
-	}
-	const char *limit = u_map_get(req->map_url, "limit");
-	int64_t n = 0;
-	if (limit != NULL) {
-		if (parse_id(limit, &n) != 0 || n > LIST_MAX_LIMIT)
-			add_error(errors, "limit", "must be an integer from 1 to 100");
-		else
-			lq->f.limit = (int)n;
-	}
-	const char *before = u_map_get(req->map_url, "before");
-	if (before != NULL) {
-		if (parse_id(before, &n) != 0)
-			add_error(errors, "before",
-				  "must be a positive build id (use the next link)");
-		else
-			lq->f.before = n;
-	}
+	lq->f.has_status =
+	    lq->status_text != NULL && build_status_parse(lq->status_text, &lq->f.status) == 0;
+	lq->f.limit = (int)int_param(req, "limit", LIST_DEFAULT_LIMIT);
+	lq->f.before = int_param(req, "before", 0);
 }
 
 /* Appends "&NAME=<encoded VALUE>" to BUF at *OFF when VALUE is set; -1 when it does not fit. */
@@ -171,22 +104,12 @@ static json_t *next_link(struct app *app, const struct list_query *lq, int64_t l
 
 int builds_api_list(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
-	json_t *errors = json_array();
 	json_t *body = NULL;
 	struct build **arr = NULL;
 	size_t n = 0;
 	struct list_query lq;
 	int rc;
-	if (errors == NULL)
-		return problem_send(resp, 500, "out of memory");
-	parse_list_query(req, &lq, errors);
-	if (json_array_size(errors) > 0) {
-		const char *field =
-		    json_string_value(json_object_get(json_array_get(errors, 0), "field"));
-		rc = problem_send_errors(resp, 400, errors, "query parameter %s is invalid%s",
-					 field, json_array_size(errors) > 1 ? " (and more)" : "");
-		goto out;
-	}
+	read_list_query(req, &lq);
 	int err = store_build_list(app->store, &lq.f, &arr, &n);
 	if (err != 0) {
 		rc = problem_send(resp, 500, "cannot read the build history: %s",
@@ -204,11 +127,10 @@ int builds_api_list(const struct _u_request *req, struct _u_response *resp, stru
 	json_object_set_new(body, "next",
 			    n == (size_t)lq.f.limit ? next_link(app, &lq, arr[n - 1]->id)
 						    : json_null());
-	rc = send_json(resp, 200, body);
+	rc = problem_send_json(resp, 200, body);
 out:
 	build_array_free(arr, n);
 	json_decref(body);
-	json_decref(errors);
 	return rc;
 }
 
@@ -216,9 +138,7 @@ out:
 
 int builds_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
-	int64_t id;
-	if (path_id(req, resp, &id) != 0)
-		return U_CALLBACK_COMPLETE;
+	int64_t id = int_param(req, "id", 0);
 	struct build *b = NULL;
 	int err = store_build_get(app->store, id, &b);
 	if (err == FORJA_ENOTFOUND)
@@ -281,18 +201,9 @@ static ssize_t log_stream_cb(void *ud, uint64_t pos, char *buf, size_t max)
 
 int builds_api_log(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
-	int64_t id;
-	if (path_id(req, resp, &id) != 0)
-		return U_CALLBACK_COMPLETE;
+	int64_t id = int_param(req, "id", 0);
 	const char *follow = u_map_get(req->map_url, "follow");
 	int following = follow != NULL && strcmp(follow, "true") == 0;
-	if (follow != NULL && !following && strcmp(follow, "false") != 0) {
-		json_t *errors = json_array();
-		add_error(errors, "follow", "must be true or false");
-		problem_send_errors(resp, 400, errors, "query parameter follow is invalid");
-		json_decref(errors);
-		return U_CALLBACK_COMPLETE;
-	}
 	struct build *b = NULL;
 	int err = store_build_get(app->store, id, &b);
 	if (err == FORJA_ENOTFOUND)
@@ -327,13 +238,13 @@ static const char *req_string(json_t *req, const char *key, int required, json_t
 	json_t *v = json_object_get(req, key);
 	if (v == NULL || json_is_null(v)) {
 		if (required) {
-			add_error(errors, key, "is required");
+			problem_error_add(errors, key, "body", "is required");
 			*bad = 1;
 		}
 		return NULL;
 	}
 	if (!json_is_string(v)) {
-		add_error(errors, key, "must be a string");
+		problem_error_add(errors, key, "body", "must be a string");
 		*bad = 1;
 		return NULL;
 	}
@@ -346,7 +257,7 @@ static json_t *req_build_args(json_t *req, json_t *errors, int *bad)
 	if (v == NULL || json_is_null(v))
 		return NULL;
 	if (!json_is_object(v)) {
-		add_error(errors, "build_args", "must be an object of strings");
+		problem_error_add(errors, "build_args", "body", "must be an object of strings");
 		*bad = 1;
 		return NULL;
 	}
@@ -357,7 +268,7 @@ static json_t *req_build_args(json_t *req, json_t *errors, int *bad)
 		if (!json_is_string(val)) {
 			char field[300];
 			snprintf(field, sizeof(field), "build_args.%.256s", k);
-			add_error(errors, field, "must be a string");
+			problem_error_add(errors, field, "body", "must be a string");
 			*bad = 1;
 		}
 	}
@@ -369,6 +280,19 @@ struct create_fields {
 	json_t *build_args; /* borrowed from the request */
 };
 
+static int has_field(json_t *errors, const char *field)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(errors, i, e)
+	{
+		const char *f = json_string_value(json_object_get(e, "field"));
+		if (f != NULL && strcmp(f, field) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Drops builder problems about fields already reported as missing or mistyped, and names
  * fields as the request spells them (the builder's git_url is the request's repository). */
 static void merge_errors(json_t *errors, json_t *more)
@@ -378,21 +302,13 @@ static void merge_errors(json_t *errors, json_t *more)
 	json_array_foreach(more, i, e)
 	{
 		const char *field = json_string_value(json_object_get(e, "field"));
-		if (field != NULL && strcmp(field, "git_url") == 0) {
-			json_object_set_new(e, "field", json_string("repository"));
+		const char *message = json_string_value(json_object_get(e, "message"));
+		if (field == NULL || message == NULL)
+			continue;
+		if (strcmp(field, "git_url") == 0)
 			field = "repository";
-		}
-		size_t j;
-		json_t *have;
-		int dup = 0;
-		json_array_foreach(errors, j, have)
-		{
-			const char *hf = json_string_value(json_object_get(have, "field"));
-			if (field != NULL && hf != NULL && strcmp(field, hf) == 0)
-				dup = 1;
-		}
-		if (!dup)
-			json_array_append(errors, e);
+		if (!has_field(errors, field))
+			problem_error_add(errors, field, "body", message);
 	}
 }
 
@@ -534,9 +450,7 @@ out:
 
 int builds_api_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
-	int64_t id;
-	if (path_id(req, resp, &id) != 0)
-		return U_CALLBACK_COMPLETE;
+	int64_t id = int_param(req, "id", 0);
 	int err = queue_cancel(app->queue, id);
 	struct build *b = NULL;
 	int gerr = store_build_get(app->store, id, &b);

@@ -2,6 +2,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "../src/errors.h"
+
+#define PROBLEM_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
 
 const char *problem_title(int status)
 {
@@ -23,28 +28,34 @@ const char *problem_title(int status)
 	return "Error";
 }
 
+/* BODY (borrowed) as the answer with STATUS and CONTENT_TYPE; -1 when it cannot be printed. */
+static int set_body(struct _u_response *resp, int status, json_t *body, const char *content_type)
+{
+	char *text = json_dumps(body, PROBLEM_DUMP_FLAGS);
+	if (!text)
+		return -1;
+	ulfius_set_string_body_response(resp, (unsigned)status, text);
+	u_map_put(resp->map_header, "Content-Type", content_type);
+	free(text);
+	return 0;
+}
+
 static int problem_sendv(struct _u_response *resp, int status, json_t *errors, const char *fmt,
 			 va_list ap)
 {
 	char detail[4096];
 	json_t *body;
-	char *text;
 
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	body = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
 			 problem_title(status), "status", status, "detail", detail);
 	if (body && errors)
 		json_object_set(body, "errors", errors);
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!text) {
+	if (!body || set_body(resp, status, body, "application/problem+json")) {
 		/* out of memory: still answer something well-formed */
 		ulfius_set_string_body_response(resp, 500, "");
-		return U_CALLBACK_COMPLETE;
 	}
-	ulfius_set_string_body_response(resp, (unsigned)status, text);
-	u_map_put(resp->map_header, "Content-Type", "application/problem+json");
-	free(text);
+	json_decref(body);
 	return U_CALLBACK_COMPLETE;
 }
 
@@ -68,13 +79,15 @@ int problem_send_errors(struct _u_response *resp, int status, json_t *errors, co
 	return rc;
 }
 
+int problem_error_add(json_t *errors, const char *field, const char *in, const char *message)
+{
+	json_t *e = json_pack("{s:s, s:s, s:s}", "field", field, "in", in, "message", message);
+	return json_array_append_new(errors, e) ? FORJA_ENOMEM : 0;
+}
+
 int problem_send_json(struct _u_response *resp, int status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
-	if (!text)
+	if (set_body(resp, status, body, "application/json"))
 		return problem_send(resp, 500, "out of memory");
-	ulfius_set_string_body_response(resp, (unsigned)status, text);
-	u_map_put(resp->map_header, "Content-Type", "application/json");
-	free(text);
 	return U_CALLBACK_COMPLETE;
 }

@@ -358,39 +358,84 @@ static int routes_check_bearer(const struct _u_request *req, struct _u_response 
 	return 0;
 }
 
+/* Digits with an optional '-': strtoll alone would also take " 5" and "+5". */
 static int routes_parse_int(const char *s, long long *out)
 {
 	char *end = NULL;
+	const char *digits = s[0] == '-' ? s + 1 : s;
+	if (*digits < '0' || *digits > '9')
+		return FORJA_EINVAL;
 	errno = 0;
 	*out = strtoll(s, &end, 10);
 	return (errno || end == s || *end) ? FORJA_EINVAL : 0;
+}
+
+static int check_integer(json_t *schema, const char *value, char *msg, size_t len)
+{
+	json_t *min = json_object_get(schema, "minimum"), *max = json_object_get(schema, "maximum");
+	long long n;
+
+	if (routes_parse_int(value, &n)) {
+		snprintf(msg, len, "must be a whole number, got \"%.64s\"", value);
+		return FORJA_EINVAL;
+	}
+	if ((min && n < json_integer_value(min)) || (max && n > json_integer_value(max))) {
+		if (max)
+			snprintf(msg, len, "must be from %lld to %lld, got %lld",
+				 (long long)json_integer_value(min),
+				 (long long)json_integer_value(max), n);
+		else
+			snprintf(msg, len, "must be at least %lld, got %lld",
+				 (long long)json_integer_value(min), n);
+		return FORJA_EINVAL;
+	}
+	return 0;
+}
+
+static int check_enum(json_t *en, const char *value, char *msg, size_t len)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(en, i, v)
+	{
+		if (!strcmp(json_string_value(v) ? json_string_value(v) : "", value))
+			return 0;
+	}
+	char *allowed = json_dumps(en, JSON_COMPACT);
+	snprintf(msg, len, "must be one of %s, got \"%.64s\"", allowed ? allowed : "[]", value);
+	free(allowed);
+	return FORJA_EINVAL;
+}
+
+static int check_string(json_t *schema, const char *value, char *msg, size_t len)
+{
+	json_t *mn = json_object_get(schema, "minLength"),
+	       *mx = json_object_get(schema, "maxLength");
+	json_t *en = json_object_get(schema, "enum");
+
+	if (mn && strlen(value) < (size_t)json_integer_value(mn)) {
+		if (json_integer_value(mn) == 1)
+			snprintf(msg, len, "must not be empty");
+		else
+			snprintf(msg, len, "is shorter than %lld characters",
+				 (long long)json_integer_value(mn));
+		return FORJA_EINVAL;
+	}
+	if (mx && strlen(value) > (size_t)json_integer_value(mx)) {
+		snprintf(msg, len, "is longer than %lld characters",
+			 (long long)json_integer_value(mx));
+		return FORJA_EINVAL;
+	}
+	return json_is_array(en) ? check_enum(en, value, msg, len) : 0;
 }
 
 /* Checks VALUE against the parameter's schema; on a problem writes it into MSG. */
 static int routes_check_value(json_t *schema, const char *value, char *msg, size_t len)
 {
 	const char *type = json_string_value(json_object_get(schema, "type"));
-	json_t *en = json_object_get(schema, "enum"), *mx = json_object_get(schema, "maxLength");
-	json_t *min = json_object_get(schema, "minimum"), *max = json_object_get(schema, "maximum");
-	long long n;
 
-	if (type && !strcmp(type, "integer")) {
-		if (routes_parse_int(value, &n)) {
-			snprintf(msg, len, "must be a whole number, got \"%.64s\"", value);
-			return FORJA_EINVAL;
-		}
-		if ((min && n < json_integer_value(min)) || (max && n > json_integer_value(max))) {
-			if (max)
-				snprintf(msg, len, "must be from %lld to %lld, got %lld",
-					 (long long)json_integer_value(min),
-					 (long long)json_integer_value(max), n);
-			else
-				snprintf(msg, len, "must be at least %lld, got %lld",
-					 (long long)json_integer_value(min), n);
-			return FORJA_EINVAL;
-		}
-		return 0;
-	}
+	if (type && !strcmp(type, "integer"))
+		return check_integer(schema, value, msg, len);
 	if (type && !strcmp(type, "boolean")) {
 		if (strcmp(value, "true") && strcmp(value, "false")) {
 			snprintf(msg, len, "must be true or false, got \"%.64s\"", value);
@@ -398,26 +443,7 @@ static int routes_check_value(json_t *schema, const char *value, char *msg, size
 		}
 		return 0;
 	}
-	if (mx && strlen(value) > (size_t)json_integer_value(mx)) {
-		snprintf(msg, len, "is longer than %lld characters",
-			 (long long)json_integer_value(mx));
-		return FORJA_EINVAL;
-	}
-	if (json_is_array(en)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(en, i, v)
-		{
-			if (!strcmp(json_string_value(v) ? json_string_value(v) : "", value))
-				return 0;
-		}
-		char *allowed = json_dumps(en, JSON_COMPACT);
-		snprintf(msg, len, "must be one of %s, got \"%.64s\"", allowed ? allowed : "[]",
-			 value);
-		free(allowed);
-		return FORJA_EINVAL;
-	}
-	return 0;
+	return check_string(schema, value, msg, len);
 }
 
 /* Validates every declared path, query and header parameter; 0 or an answered 400. */
@@ -451,8 +477,7 @@ static int routes_check_params(const struct _u_request *req, struct _u_response 
 		}
 		if (!errors)
 			errors = json_array();
-		json_array_append_new(
-		    errors, json_pack("{s:s, s:s, s:s}", "field", name, "in", in, "message", msg));
+		problem_error_add(errors, name, in, msg);
 		if (!first[0])
 			snprintf(first, sizeof(first), "%s%s '%s' %s", in,
 				 strcmp(in, "header") ? " parameter" : "", name, msg);

@@ -96,7 +96,8 @@ static int check_signature(const struct _u_request *req, struct _u_response *res
 	return -1;
 }
 
-/* Headers and JSON of the delivery into D; answers 400/415 itself and returns -1. */
+/* JSON of the delivery into D (the route layer has checked its headers); answers 400/415
+ * itself and returns -1. */
 static int delivery_read(const struct _u_request *req, struct _u_response *resp, struct app *app,
 			 struct delivery *d)
 {
@@ -112,24 +113,6 @@ static int delivery_read(const struct _u_request *req, struct _u_response *resp,
 			     header(req, "Content-Type") ? header(req, "Content-Type") : "(none)");
 		return -1;
 	}
-	json_t *errors = json_array();
-	if (!d->event)
-		json_array_append_new(errors,
-				      json_pack("{s:s,s:s}", "field", "X-GitHub-Event", "message",
-						"header X-GitHub-Event is missing"));
-	if (!d->id)
-		json_array_append_new(errors,
-				      json_pack("{s:s,s:s}", "field", "X-GitHub-Delivery",
-						"message", "header X-GitHub-Delivery is missing"));
-	if (json_array_size(errors) > 0) {
-		problem_send_errors(
-		    resp, 400, errors, "%s",
-		    json_string_value(json_object_get(json_array_get(errors, 0), "message")));
-		json_decref(errors);
-		count_outcome(app, d->event, "rejected", 0);
-		return -1;
-	}
-	json_decref(errors);
 	if (kind == 1) {
 		size_t jlen = 0;
 		int rc = webhook_form_payload(body, len, &d->json, &jlen);

@@ -22,22 +22,26 @@ static int app_open_clients(struct app *app, const struct config *cfg, char *err
 	int rc;
 
 	builder_config_registry_opts(cfg, &ro);
-	if ((rc = engine_new(cfg->docker_host, &app->engine))) {
+	rc = engine_new(cfg->docker_host, &app->engine);
+	if (rc) {
 		snprintf(err, errlen, "FORJA_DOCKER_HOST: cannot use \"%s\": %s", cfg->docker_host,
 			 errors_text(rc));
 		return rc;
 	}
-	if ((rc = registry_new(&ro, &app->registry))) {
+	rc = registry_new(&ro, &app->registry);
+	if (rc) {
 		snprintf(err, errlen, "FORJA_REGISTRY_URL: cannot use \"%s\": %s",
 			 cfg->registry_url, errors_text(rc));
 		return rc;
 	}
-	if ((rc = github_new(&go, &app->github))) {
+	rc = github_new(&go, &app->github);
+	if (rc) {
 		snprintf(err, errlen, "FORJA_GITHUB_API_URL: cannot use \"%s\": %s",
 			 cfg->github_api_url, errors_text(rc));
 		return rc;
 	}
-	if ((rc = metrics_new(&app->metrics))) {
+	rc = metrics_new(&app->metrics);
+	if (rc) {
 		snprintf(err, errlen, "cannot set up metrics: %s", errors_text(rc));
 		return rc;
 	}
@@ -75,22 +79,26 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	int rc;
 
 	builder_config_secrets(cfg, secrets);
-	if ((rc = app_make_dirs(cfg->data_dir))) {
+	rc = app_make_dirs(cfg->data_dir);
+	if (rc) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot create \"%s\": %s", cfg->data_dir,
 			 strerror(errno));
 		return rc;
 	}
-	if ((rc = store_open(cfg->data_dir, &app->store))) {
+	rc = store_open(cfg->data_dir, &app->store);
+	if (rc) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot open the history in \"%s\": %s",
 			 cfg->data_dir, errors_text(rc));
 		return rc;
 	}
-	if ((rc = build_logs_open(cfg->data_dir, secrets, cfg->log_max_bytes, &app->logs))) {
+	rc = build_logs_open(cfg->data_dir, secrets, cfg->log_max_bytes, &app->logs);
+	if (rc) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot open build logs in \"%s\": %s",
 			 cfg->data_dir, errors_text(rc));
 		return rc;
 	}
-	if ((rc = source_open(cfg, &app->source))) {
+	rc = source_open(cfg, &app->source);
+	if (rc) {
 		snprintf(err, errlen, "cannot set up the git caches: %s", errors_text(rc));
 		return rc;
 	}
@@ -103,11 +111,15 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	    .timeout_s = cfg->build_timeout_s,
 	    .max_attempts = 3,
 	};
-	if ((rc = queue_new(&qo, &app->queue))) {
+	rc = queue_new(&qo, &app->queue);
+	if (rc) {
 		snprintf(err, errlen, "cannot set up the build queue: %s", errors_text(rc));
 		return rc;
 	}
-	if ((rc = queue_observe(app->queue, &gh)) || (rc = queue_observe(app->queue, &mx))) {
+	rc = queue_observe(app->queue, &gh);
+	if (!rc)
+		rc = queue_observe(app->queue, &mx);
+	if (rc) {
 		snprintf(err, errlen, "cannot observe the build queue: %s", errors_text(rc));
 		return rc;
 	}

@@ -24,7 +24,7 @@ static int64_t int_param(const struct _u_request *req, const char *name, int64_t
 {
 	const char *s = u_map_get(req->map_url, name);
 	char *end = NULL;
-	if (s == NULL)
+	if (!s)
 		return dflt;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
@@ -34,7 +34,7 @@ static int64_t int_param(const struct _u_request *req, const char *name, int64_t
 static int send_build(struct _u_response *resp, int status, const struct build *b, struct app *app)
 {
 	json_t *j = build_to_json(b, app->cfg->public_url);
-	if (j == NULL)
+	if (!j)
 		return problem_send(resp, 500, "out of memory");
 	int rc = problem_send_json(resp, status, j);
 	json_decref(j);
@@ -57,7 +57,7 @@ static void read_list_query(const struct _u_request *req, struct list_query *lq)
 	lq->f.branch = u_map_get(req->map_url, "branch");
 	lq->status_text = u_map_get(req->map_url, "status");
 	lq->f.has_status =
-	    lq->status_text != NULL && build_status_parse(lq->status_text, &lq->f.status) == 0;
+	    lq->status_text && build_status_parse(lq->status_text, &lq->f.status) == 0;
 	lq->f.limit = (int)int_param(req, "limit", LIST_DEFAULT_LIMIT);
 	lq->f.before = int_param(req, "before", 0);
 }
@@ -65,10 +65,10 @@ static void read_list_query(const struct _u_request *req, struct list_query *lq)
 /* Appends "&NAME=<encoded VALUE>" to BUF at *OFF when VALUE is set; -1 when it does not fit. */
 static int link_param(char *buf, size_t len, size_t *off, const char *name, const char *value)
 {
-	if (value == NULL)
+	if (!value)
 		return 0;
 	char *enc = ulfius_url_encode(value);
-	if (enc == NULL)
+	if (!enc)
 		return -1;
 	int n = snprintf(buf + *off, len - *off, "&%s=%s", name, enc);
 	o_free(enc);
@@ -112,13 +112,12 @@ int builds_api_list(const struct _u_request *req, struct _u_response *resp, stru
 	read_list_query(req, &lq);
 	int err = store_build_list(app->store, &lq.f, &arr, &n);
 	if (err != 0) {
-		rc = problem_send(resp, 500, "cannot read the build history: %s",
-				  errors_text(err));
+		rc = problem_send(resp, 500, "cannot read the build history: %s", errors_text(err));
 		goto out;
 	}
 	json_t *list = json_array();
 	body = json_pack("{s:o}", "builds", list);
-	if (body == NULL) {
+	if (!body) {
 		rc = problem_send(resp, 500, "out of memory");
 		goto out;
 	}
@@ -203,7 +202,7 @@ int builds_api_log(const struct _u_request *req, struct _u_response *resp, struc
 {
 	int64_t id = int_param(req, "id", 0);
 	const char *follow = u_map_get(req->map_url, "follow");
-	int following = follow != NULL && strcmp(follow, "true") == 0;
+	int following = follow && strcmp(follow, "true") == 0;
 	struct build *b = NULL;
 	int err = store_build_get(app->store, id, &b);
 	if (err == FORJA_ENOTFOUND)
@@ -213,7 +212,7 @@ int builds_api_log(const struct _u_request *req, struct _u_response *resp, struc
 				    errors_text(err));
 	build_free(b);
 	struct log_stream *ls = calloc(1, sizeof(*ls));
-	if (ls == NULL)
+	if (!ls)
 		return problem_send(resp, 500, "out of memory");
 	ls->app = app;
 	ls->id = id;
@@ -236,7 +235,7 @@ int builds_api_log(const struct _u_request *req, struct _u_response *resp, struc
 static const char *req_string(json_t *req, const char *key, int required, json_t *errors, int *bad)
 {
 	json_t *v = json_object_get(req, key);
-	if (v == NULL || json_is_null(v)) {
+	if (!v || json_is_null(v)) {
 		if (required) {
 			problem_error_add(errors, key, "body", "is required");
 			*bad = 1;
@@ -254,7 +253,7 @@ static const char *req_string(json_t *req, const char *key, int required, json_t
 static json_t *req_build_args(json_t *req, json_t *errors, int *bad)
 {
 	json_t *v = json_object_get(req, "build_args");
-	if (v == NULL || json_is_null(v))
+	if (!v || json_is_null(v))
 		return NULL;
 	if (!json_is_object(v)) {
 		problem_error_add(errors, "build_args", "body", "must be an object of strings");
@@ -287,7 +286,7 @@ static int has_field(json_t *errors, const char *field)
 	json_array_foreach(errors, i, e)
 	{
 		const char *f = json_string_value(json_object_get(e, "field"));
-		if (f != NULL && strcmp(f, field) == 0)
+		if (f && strcmp(f, field) == 0)
 			return 1;
 	}
 	return 0;
@@ -303,7 +302,7 @@ static void merge_errors(json_t *errors, json_t *more)
 	{
 		const char *field = json_string_value(json_object_get(e, "field"));
 		const char *message = json_string_value(json_object_get(e, "message"));
-		if (field == NULL || message == NULL)
+		if (!field || !message)
 			continue;
 		if (strcmp(field, "git_url") == 0)
 			field = "repository";
@@ -337,7 +336,7 @@ static void validate_create(json_t *req, struct create_fields *f, json_t *errors
 	    .source = f->repository,
 	};
 	json_t *more = json_array();
-	if (more == NULL)
+	if (!more)
 		return;
 	builder_validate(&spec, more);
 	merge_errors(errors, more);
@@ -383,16 +382,16 @@ static struct build *create_build(const struct create_fields *f, struct app *app
 static json_t *create_body(const struct _u_request *req, struct _u_response *resp)
 {
 	const char *ct = u_map_get_case(req->map_header, "Content-Type");
-	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
 		problem_send(resp, 415, "the body must be application/json, not %.100s",
-			     ct != NULL ? ct : "(no content type)");
+			     ct ? ct : "(no content type)");
 		return NULL;
 	}
 	json_error_t jerr;
 	json_t *body =
 	    json_loadb(req->binary_body, req->binary_body_length, JSON_REJECT_DUPLICATES, &jerr);
-	if (body == NULL) {
+	if (!body) {
 		problem_send(resp, 400, "the body is not valid JSON: %s (line %d)", jerr.text,
 			     jerr.line);
 		return NULL;
@@ -408,7 +407,7 @@ static json_t *create_body(const struct _u_request *req, struct _u_response *res
 int builds_api_create(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	json_t *body = create_body(req, resp);
-	if (body == NULL)
+	if (!body)
 		return U_CALLBACK_COMPLETE;
 	json_t *errors = json_array();
 	struct build *b = NULL;
@@ -422,7 +421,7 @@ int builds_api_create(const struct _u_request *req, struct _u_response *resp, st
 		goto out;
 	}
 	b = create_build(&f, app);
-	if (b == NULL) {
+	if (!b) {
 		rc = problem_send(resp, 500, "cannot prepare the build");
 		goto out;
 	}

@@ -351,8 +351,7 @@ static int cli_clients_open(struct cli_clients *c, const struct config *cfg)
 	}
 	rc = cli_source_open(c, cfg);
 	if (rc)
-		fprintf(stderr, "forja build: cannot set up the git caches: %s\n",
-			errors_text(rc));
+		fprintf(stderr, "forja build: cannot set up the git caches: %s\n", errors_text(rc));
 	return rc;
 }
 

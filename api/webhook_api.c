@@ -287,10 +287,10 @@ int webhook_api_receive(const struct _u_request *req, struct _u_response *resp, 
 	/* Size before anything: the body may be truncated and must not be read. */
 	if (body_too_large(req))
 		return count_outcome(app, d.event, "rejected",
-			      problem_send(resp, 413,
-					   "the body is larger than %zu bytes (GitHub's "
-					   "limit for webhook payloads)",
-					   WEBHOOK_MAX_BODY));
+				     problem_send(resp, 413,
+						  "the body is larger than %zu bytes (GitHub's "
+						  "limit for webhook payloads)",
+						  WEBHOOK_MAX_BODY));
 	if (check_signature(req, resp, app, d.event))
 		return U_CALLBACK_COMPLETE;
 	if (delivery_read(req, resp, app, &d))

@@ -28,32 +28,31 @@ struct build *build_new(void)
 /* A copy of S into *DST; false only when S was set and the copy failed. */
 static bool copy_str(char **dst, const char *s)
 {
-	*dst = s != NULL ? strdup(s) : NULL;
-	return s == NULL || *dst != NULL;
+	*dst = s ? strdup(s) : NULL;
+	return !s || *dst;
 }
 
 struct build *build_new_from(const struct build_fields *f)
 {
-	if (f->service == NULL || f->version == NULL || f->image == NULL || f->repository == NULL ||
-	    f->clone_url == NULL || f->ref == NULL)
+	if (!f->service || !f->version || !f->image || !f->repository || !f->clone_url || !f->ref)
 		return NULL;
 	struct build *b = build_new();
-	if (b == NULL)
+	if (!b)
 		return NULL;
 	b->trigger = f->trigger;
 	b->status = BUILD_QUEUED;
 	b->pull_request = f->pull_request;
 	bool ok = copy_str(&b->service, f->service) && copy_str(&b->version, f->version) &&
-		  copy_str(&b->type, f->type != NULL ? f->type : "docker") &&
+		  copy_str(&b->type, f->type ? f->type : "docker") &&
 		  copy_str(&b->image, f->image) && copy_str(&b->repository, f->repository) &&
 		  copy_str(&b->clone_url, f->clone_url) && copy_str(&b->commit, f->commit) &&
 		  copy_str(&b->ref, f->ref) &&
-		  copy_str(&b->context, f->context != NULL ? f->context : "") &&
+		  copy_str(&b->context, f->context ? f->context : "") &&
 		  copy_str(&b->dockerfile, f->dockerfile) && copy_str(&b->branch, f->branch) &&
 		  copy_str(&b->delivery_id, f->delivery_id);
-	if (f->build_args != NULL) {
+	if (f->build_args) {
 		b->build_args = json_dumps(f->build_args, JSON_COMPACT | JSON_SORT_KEYS);
-		ok = ok && b->build_args != NULL;
+		ok = ok && b->build_args;
 	}
 	if (!ok) {
 		build_free(b);
@@ -64,7 +63,7 @@ struct build *build_new_from(const struct build_fields *f)
 
 void build_free(struct build *b)
 {
-	if (b == NULL)
+	if (!b)
 		return;
 	free(b->service);
 	free(b->version);
@@ -86,7 +85,7 @@ void build_free(struct build *b)
 
 void build_array_free(struct build **arr, size_t n)
 {
-	if (arr == NULL)
+	if (!arr)
 		return;
 	for (size_t i = 0; i < n; i++)
 		build_free(arr[i]);
@@ -102,7 +101,7 @@ const char *build_status_name(enum build_status s)
 
 int build_status_parse(const char *name, enum build_status *out)
 {
-	if (name == NULL)
+	if (!name)
 		return FORJA_EINVAL;
 	for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++) {
 		if (strcmp(name, status_names[i]) == 0) {
@@ -132,7 +131,7 @@ void build_time_format(int64_t ms, char *buf, size_t len)
 	buf[0] = '\0';
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
-	if (gmtime_r(&secs, &tm) == NULL)
+	if (!gmtime_r(&secs, &tm))
 		return;
 	if (strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		buf[0] = '\0';
@@ -148,7 +147,7 @@ int64_t build_now_ms(void)
 /* Sets KEY to a string, or to null when S is NULL. Returns 0 or -1. */
 static int set_str(json_t *obj, const char *key, const char *s)
 {
-	return json_object_set_new(obj, key, s != NULL ? json_string(s) : json_null());
+	return json_object_set_new(obj, key, s ? json_string(s) : json_null());
 }
 
 static int set_time(json_t *obj, const char *key, int64_t ms)
@@ -163,10 +162,10 @@ static int set_time(json_t *obj, const char *key, int64_t ms)
 /* build_args is stored as JSON text; anything unparsable is shown as null, never as text. */
 static json_t *args_json(const char *text)
 {
-	if (text == NULL)
+	if (!text)
 		return json_null();
 	json_t *v = json_loads(text, 0, NULL);
-	if (v == NULL || !json_is_object(v)) {
+	if (!v || !json_is_object(v)) {
 		json_decref(v);
 		return json_null();
 	}
@@ -177,7 +176,7 @@ static json_t *links_json(int64_t id, const char *public_url)
 {
 	char self[1024];
 	char logl[1100];
-	const char *base = public_url != NULL ? public_url : "";
+	const char *base = public_url ? public_url : "";
 	size_t blen = strlen(base);
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
@@ -189,13 +188,13 @@ static json_t *links_json(int64_t id, const char *public_url)
 json_t *build_to_json(const struct build *b, const char *public_url)
 {
 	json_t *o = json_object();
-	if (o == NULL)
+	if (!o)
 		return NULL;
 	int rc = 0;
 	rc |= json_object_set_new(o, "id", json_integer(b->id));
-	rc |= set_str(o, "service", b->service != NULL ? b->service : "");
-	rc |= set_str(o, "version", b->version != NULL ? b->version : "");
-	rc |= set_str(o, "type", b->type != NULL ? b->type : "docker");
+	rc |= set_str(o, "service", b->service ? b->service : "");
+	rc |= set_str(o, "version", b->version ? b->version : "");
+	rc |= set_str(o, "type", b->type ? b->type : "docker");
 	rc |= set_str(o, "status", build_status_name(b->status));
 	rc |= set_str(o, "image", b->image);
 	rc |= set_str(o, "digest", b->digest);

@@ -52,20 +52,20 @@ static int cmp_len_desc(const void *a, const void *b)
 static int copy_secrets(struct build_logs *logs, const char *const *secrets)
 {
 	size_t n = 0;
-	for (size_t i = 0; secrets != NULL && secrets[i] != NULL; i++) {
+	for (size_t i = 0; secrets && secrets[i]; i++) {
 		if (secrets[i][0] != '\0')
 			n++;
 	}
 	if (n == 0)
 		return 0;
 	logs->secrets = calloc(n, sizeof(char *));
-	if (logs->secrets == NULL)
+	if (!logs->secrets)
 		return FORJA_ENOMEM;
-	for (size_t i = 0; secrets[i] != NULL; i++) {
+	for (size_t i = 0; secrets[i]; i++) {
 		if (secrets[i][0] == '\0')
 			continue;
 		logs->secrets[logs->nsecrets] = strdup(secrets[i]);
-		if (logs->secrets[logs->nsecrets] == NULL)
+		if (!logs->secrets[logs->nsecrets])
 			return FORJA_ENOMEM;
 		logs->nsecrets++;
 	}
@@ -78,7 +78,7 @@ int build_logs_open(const char *data_dir, const char *const *secrets, size_t max
 {
 	*out = NULL;
 	struct build_logs *logs = calloc(1, sizeof(*logs));
-	if (logs == NULL)
+	if (!logs)
 		return FORJA_ENOMEM;
 	pthread_mutex_init(&logs->mu, NULL);
 	pthread_condattr_t attr;
@@ -90,7 +90,7 @@ int build_logs_open(const char *data_dir, const char *const *secrets, size_t max
 	int rc = FORJA_ENOMEM;
 	size_t len = strlen(data_dir) + sizeof("/logs");
 	logs->dir = malloc(len);
-	if (logs->dir == NULL)
+	if (!logs->dir)
 		goto out;
 	snprintf(logs->dir, len, "%s/logs", data_dir);
 	if (mkdir(logs->dir, 0750) != 0 && errno != EEXIST) {
@@ -110,10 +110,10 @@ out:
 
 void build_logs_close(struct build_logs *logs)
 {
-	if (logs == NULL)
+	if (!logs)
 		return;
 	struct log_entry *e = logs->entries;
-	while (e != NULL) {
+	while (e) {
 		struct log_entry *next = e->next;
 		if (e->fd >= 0)
 			close(e->fd);
@@ -136,7 +136,7 @@ static void log_path(const struct build_logs *logs, int64_t id, char *buf, size_
 
 static struct log_entry *entry_find(struct build_logs *logs, int64_t id)
 {
-	for (struct log_entry *e = logs->entries; e != NULL; e = e->next) {
+	for (struct log_entry *e = logs->entries; e; e = e->next) {
 		if (e->id == id)
 			return e;
 	}
@@ -148,7 +148,7 @@ static void entries_prune(struct build_logs *logs)
 {
 	size_t ended = 0;
 	struct log_entry **link = &logs->entries;
-	while (*link != NULL) {
+	while (*link) {
 		struct log_entry *e = *link;
 		if (e->ended && ++ended > LOGS_KEEP_ENDED) {
 			*link = e->next;
@@ -164,7 +164,7 @@ static void entries_prune(struct build_logs *logs)
 static int entry_open(struct build_logs *logs, int64_t id, struct log_entry **out)
 {
 	struct log_entry *e = entry_find(logs, id);
-	if (e != NULL && e->fd >= 0) {
+	if (e && e->fd >= 0) {
 		*out = e;
 		return 0;
 	}
@@ -180,9 +180,9 @@ static int entry_open(struct build_logs *logs, int64_t id, struct log_entry **ou
 		close(fd);
 		return FORJA_EIO;
 	}
-	if (e == NULL) {
+	if (!e) {
 		e = calloc(1, sizeof(*e));
-		if (e == NULL) {
+		if (!e) {
 			close(fd);
 			return FORJA_ENOMEM;
 		}
@@ -216,7 +216,7 @@ static int mask_secrets(const struct build_logs *logs, const char *text, size_t 
 	/* A mask is never longer than a secret of 4+ bytes; shorter ones can grow the text. */
 	size_t cap = len * 4 + 1;
 	char *buf = malloc(cap);
-	if (buf == NULL)
+	if (!buf)
 		return FORJA_ENOMEM;
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
@@ -312,10 +312,10 @@ void build_logs_end(struct build_logs *logs, int64_t id)
 {
 	pthread_mutex_lock(&logs->mu);
 	struct log_entry *e = entry_find(logs, id);
-	if (e == NULL) {
+	if (!e) {
 		/* A build that never wrote a line (cancelled while queued) still ends. */
 		e = calloc(1, sizeof(*e));
-		if (e != NULL) {
+		if (e) {
 			e->id = id;
 			e->fd = -1;
 			struct stat sb;
@@ -327,7 +327,7 @@ void build_logs_end(struct build_logs *logs, int64_t id)
 			logs->entries = e;
 		}
 	}
-	if (e != NULL) {
+	if (e) {
 		if (e->fd >= 0)
 			close(e->fd);
 		e->fd = -1;
@@ -344,7 +344,7 @@ long build_logs_read(struct build_logs *logs, int64_t id, uint64_t offset, char 
 	*ended = 0;
 	pthread_mutex_lock(&logs->mu);
 	struct log_entry *e = entry_find(logs, id);
-	int known = e != NULL;
+	bool known = e;
 	uint64_t size = known ? e->size : 0;
 	int was_ended = known && e->ended;
 	pthread_mutex_unlock(&logs->mu);
@@ -379,7 +379,7 @@ void build_logs_wait(struct build_logs *logs, int64_t id, uint64_t offset, int t
 	pthread_mutex_lock(&logs->mu);
 	for (;;) {
 		struct log_entry *e = entry_find(logs, id);
-		if (e != NULL && (e->size > offset || e->ended))
+		if (e && (e->size > offset || e->ended))
 			break;
 		if (pthread_cond_timedwait(&logs->cond, &logs->mu, &dl) == ETIMEDOUT)
 			break;

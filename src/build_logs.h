@@ -21,7 +21,7 @@ void build_logs_close(struct build_logs *logs);
 int build_logs_append(struct build_logs *logs, int64_t id, const char *text, size_t len);
 /* printf-style append of one line (a newline is added). */
 int build_logs_appendf(struct build_logs *logs, int64_t id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Marks build ID's log complete: followers drain it and end. */
 void build_logs_end(struct build_logs *logs, int64_t id);
 

@@ -12,8 +12,8 @@ void builder_config_registry_opts(const struct config *cfg, struct registry_opts
 	};
 }
 
-void builder_config_env(const struct config *cfg, struct engine *engine,
-			struct registry *registry, struct source *source, struct builder_env *out)
+void builder_config_env(const struct config *cfg, struct engine *engine, struct registry *registry,
+			struct source *source, struct builder_env *out)
 {
 	*out = (struct builder_env){
 	    .engine = engine,

@@ -28,8 +28,8 @@ void builder_config_registry_opts(const struct config *cfg, struct registry_opts
  * The builder environment into OUT: ENGINE, REGISTRY and SOURCE (borrowed, may be NULL) with
  * CFG's registry host and credentials (borrowed from CFG).
  */
-void builder_config_env(const struct config *cfg, struct engine *engine,
-			struct registry *registry, struct source *source, struct builder_env *out);
+void builder_config_env(const struct config *cfg, struct engine *engine, struct registry *registry,
+			struct source *source, struct builder_env *out);
 
 /*
  * The secrets build logs mask: each of CFG's secrets that is set and not empty, in the order

@@ -58,12 +58,12 @@ static const struct opt config_opts[] = {
      "https://api.github.com", 0, 0, "GitHub REST API base URL"},
     {"github-token", "FORJA_GITHUB_TOKEN", OPT_STR, OFF(github_token), NULL, 0, 0,
      "token for private manifests and commit statuses"},
-    {"git-credentials-file", "FORJA_GIT_CREDENTIALS_FILE", OPT_STR, OFF(git_credentials_file),
-     NULL, 0, 0, "git-credential-store lines (https://user:secret@host) for private HTTP(S) git"},
+    {"git-credentials-file", "FORJA_GIT_CREDENTIALS_FILE", OPT_STR, OFF(git_credentials_file), NULL,
+     0, 0, "git-credential-store lines (https://user:secret@host) for private HTTP(S) git"},
     {"git-ssh-key-file", "FORJA_GIT_SSH_KEY_FILE", OPT_STR, OFF(git_ssh_key_file), NULL, 0, 0,
      "private key (deploy key) for ssh:// and git@host: repositories"},
-    {"git-known-hosts-file", "FORJA_GIT_KNOWN_HOSTS_FILE", OPT_STR, OFF(git_known_hosts_file),
-     NULL, 0, 0, "known_hosts checked for ssh git hosts (default ~/.ssh/known_hosts)"},
+    {"git-known-hosts-file", "FORJA_GIT_KNOWN_HOSTS_FILE", OPT_STR, OFF(git_known_hosts_file), NULL,
+     0, 0, "known_hosts checked for ssh git hosts (default ~/.ssh/known_hosts)"},
     {"git-cache-days", "FORJA_GIT_CACHE_DAYS", OPT_INT, OFF(git_cache_days), "14", 0, 3650,
      "days an unused repository cache is kept (0 = forever)"},
     {"allowed-hosts", "FORJA_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), NULL, 0, 0,
@@ -300,7 +300,8 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 		    strcmp(cfg->listen_host, "0.0.0.0") ? cfg->listen_host : "127.0.0.1";
 		char buf[300];
 		snprintf(buf, sizeof(buf), "http://%s:%u", host, cfg->listen_port);
-		if ((rc = config_set_str(&cfg->public_url, buf, "")))
+		rc = config_set_str(&cfg->public_url, buf, "");
+		if (rc)
 			return rc;
 	}
 	/* links are built as public_url + "/builds/..." */

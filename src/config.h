@@ -8,21 +8,21 @@
 #include <stdio.h>
 
 struct config {
-	char *listen;          /* host:port, as given */
-	char *listen_host;     /* parsed from listen */
+	char *listen;	   /* host:port, as given */
+	char *listen_host; /* parsed from listen */
 	unsigned int listen_port;
-	char *data_dir;        /* SQLite history and build logs */
-	char *docker_host;     /* unix:///path or tcp://host:port */
-	char *registry;        /* host:port images are tagged and pushed to */
-	char *registry_url;    /* base URL of the registry API; default http://<registry> */
+	char *data_dir;	    /* SQLite history and build logs */
+	char *docker_host;  /* unix:///path or tcp://host:port */
+	char *registry;	    /* host:port images are tagged and pushed to */
+	char *registry_url; /* base URL of the registry API; default http://<registry> */
 	char *registry_username;
 	char *registry_password;
 	char *registry_ca_file; /* PEM file trusted for a TLS registry; NULL = system store */
 	char *webhook_secret;
 	bool allow_unsigned_webhooks;
 	char *api_token;
-	char *branch;          /* builds run for merges into this branch */
-	char *manifest;        /* path of the images manifest in the repository */
+	char *branch;	/* builds run for merges into this branch */
+	char *manifest; /* path of the images manifest in the repository */
 	int workers;
 	int build_timeout_s;
 	char *github_api_url;
@@ -31,11 +31,11 @@ struct config {
 	char *git_ssh_key_file;	    /* deploy key for ssh git URLs */
 	char *git_known_hosts_file; /* host keys ssh checks; NULL = ssh's default */
 	int git_cache_days;	    /* unused repository caches are removed after; 0 = never */
-	char *allowed_hosts;   /* extra hosts clone/API URLs may point at, comma separated */
-	char *public_url;      /* how users reach Forja; links and commit statuses use it */
+	char *allowed_hosts;	    /* extra hosts clone/API URLs may point at, comma separated */
+	char *public_url;	    /* how users reach Forja; links and commit statuses use it */
 	char *log_level;
-	size_t log_max_bytes;  /* cap of one build's stored log */
-	int max_connections;   /* bound on concurrent HTTP connections (one thread each) */
+	size_t log_max_bytes; /* cap of one build's stored log */
+	int max_connections;  /* bound on concurrent HTTP connections (one thread each) */
 };
 
 /*

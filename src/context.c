@@ -363,7 +363,8 @@ static int copy_data(struct context *c, struct archive *r, struct archive *w)
 	la_int64_t off;
 	int why, st;
 
-	while ((st = archive_read_data_block(r, &buf, &len, &off)) == ARCHIVE_OK) {
+	for (st = archive_read_data_block(r, &buf, &len, &off); st == ARCHIVE_OK;
+	     st = archive_read_data_block(r, &buf, &len, &off)) {
 		if (task_should_stop(c->ab, &why))
 			return why;
 		if (archive_write_data(w, buf, len) != (la_ssize_t)len)
@@ -403,7 +404,8 @@ static int copy_entries(struct context *c, const struct part *pt, struct archive
 	struct archive_entry *e;
 	int rc = 0, st, why;
 
-	while (!rc && (st = archive_read_next_header(r, &e)) == ARCHIVE_OK) {
+	for (st = archive_read_next_header(r, &e); !rc && st == ARCHIVE_OK;
+	     st = rc ? st : archive_read_next_header(r, &e)) {
 		bool is_dir = archive_entry_filetype(e) == AE_IFDIR;
 		char *path = entry_path(pt, e);
 

@@ -8,7 +8,7 @@
 #include "dynbuf.h"
 #include "errors.h"
 
-#define PATTERN_MAX 4096
+#define PATTERN_MAX  4096
 #define PATTERNS_MAX 10000
 
 struct pattern {
@@ -154,7 +154,7 @@ static int translate(const char *pat, struct dynbuf *re)
 				return FORJA_EINVAL;
 			c = *p++;
 			rc = strchr(".^$()|*+?{}[]\\", c) ? dynbuf_addf(re, "\\%c", c)
-							    : dynbuf_add(re, &c, 1);
+							  : dynbuf_add(re, &c, 1);
 		} else if (strchr(".^$()|+{}]", c)) {
 			rc = dynbuf_addf(re, "\\%c", c);
 		} else {
@@ -164,8 +164,7 @@ static int translate(const char *pat, struct dynbuf *re)
 	return rc ? rc : dynbuf_add(re, "$", 1);
 }
 
-static int add_pattern(struct dockerignore *di, char *line, size_t lineno, char *err,
-		       size_t errlen)
+static int add_pattern(struct dockerignore *di, char *line, size_t lineno, char *err, size_t errlen)
 {
 	bool exception = false;
 	struct dynbuf re;

@@ -504,8 +504,7 @@ static char *escape_json(CURL *h, json_t *obj)
 	return esc;
 }
 
-static char *build_url(struct engine *e, const char *api,
-		       const struct engine_build_params *p)
+static char *build_url(struct engine *e, const char *api, const struct engine_build_params *p)
 {
 	CURL *h = curl_easy_init();
 	char *tag = NULL, *df = NULL, *args = NULL, *url = NULL;
@@ -533,9 +532,8 @@ out:
 	return url;
 }
 
-int engine_build(struct engine *e, const struct engine_build_params *p,
-		 const struct task_log *log, const struct task_abort *ab, char *image_id, char *err,
-		 size_t errlen)
+int engine_build(struct engine *e, const struct engine_build_params *p, const struct task_log *log,
+		 const struct task_abort *ab, char *image_id, char *err, size_t errlen)
 {
 	struct stream s = {
 	    .kind = STREAM_BUILD, .log = log, .ab = ab, .line = {.max = LINE_MAX_BYTES}};

@@ -40,17 +40,16 @@ const char *engine_api_version(struct engine *e);
  * IMAGE_ID (>= 80 bytes) gets "sha256:...". ERR gets the engine's message on failure.
  * The API version is negotiated on first use.
  */
-int engine_build(struct engine *e, const struct engine_build_params *p,
-		 const struct task_log *log, const struct task_abort *ab, char *image_id,
-		 char *err, size_t errlen);
+int engine_build(struct engine *e, const struct engine_build_params *p, const struct task_log *log,
+		 const struct task_abort *ab, char *image_id, char *err, size_t errlen);
 
 /*
  * Pushes REPO:TAG with AUTH_B64 as X-Registry-Auth (see engine_registry_auth). DIGEST
  * (>= 80 bytes) gets the manifest digest of the final aux line; an error line fails.
  */
 int engine_push(struct engine *e, const char *repo, const char *tag, const char *auth_b64,
-		const struct task_log *log, const struct task_abort *ab, char *digest,
-		char *err, size_t errlen);
+		const struct task_log *log, const struct task_abort *ab, char *digest, char *err,
+		size_t errlen);
 
 /* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent. */
 int engine_image_remove(struct engine *e, const char *ref);

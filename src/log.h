@@ -14,11 +14,11 @@ void log_close(void);
 int log_level_parse(const char *name, enum log_level *out);
 
 void log_message(enum log_level level, const char *func, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_message(LOG_LEVEL_ERROR, __func__, __VA_ARGS__)
-#define log_warn(...) log_message(LOG_LEVEL_WARN, __func__, __VA_ARGS__)
-#define log_info(...) log_message(LOG_LEVEL_INFO, __func__, __VA_ARGS__)
+#define log_warn(...)  log_message(LOG_LEVEL_WARN, __func__, __VA_ARGS__)
+#define log_info(...)  log_message(LOG_LEVEL_INFO, __func__, __VA_ARGS__)
 #define log_debug(...) log_message(LOG_LEVEL_DEBUG, __func__, __VA_ARGS__)
 
 #endif

@@ -155,9 +155,14 @@ int proc_collect(struct proc *p, const struct task_abort *ab, struct dynbuf *out
 
 static bool drop_var(const char *kv)
 {
-	static const char *const dropped[] = {"GIT_TERMINAL_PROMPT=", "GIT_ASKPASS=",
-					      "SSH_ASKPASS=", "GIT_CONFIG", "GIT_SSH",
-					      "GIT_DIR=", "GIT_WORK_TREE=", NULL};
+	static const char *const dropped[] = {"GIT_TERMINAL_PROMPT=",
+					      "GIT_ASKPASS=",
+					      "SSH_ASKPASS=",
+					      "GIT_CONFIG",
+					      "GIT_SSH",
+					      "GIT_DIR=",
+					      "GIT_WORK_TREE=",
+					      NULL};
 
 	for (int i = 0; dropped[i]; i++)
 		if (!strncmp(kv, dropped[i], strlen(dropped[i])))
@@ -167,9 +172,12 @@ static bool drop_var(const char *kv)
 
 char **proc_git_env(char *const extra[])
 {
-	static char *const fixed[] = {"GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true",
-				      "SSH_ASKPASS=true", "GIT_CONFIG_NOSYSTEM=1",
-				      "GIT_CONFIG_GLOBAL=/dev/null", NULL};
+	static char *const fixed[] = {"GIT_TERMINAL_PROMPT=0",
+				      "GIT_ASKPASS=true",
+				      "SSH_ASKPASS=true",
+				      "GIT_CONFIG_NOSYSTEM=1",
+				      "GIT_CONFIG_GLOBAL=/dev/null",
+				      NULL};
 	size_t n = 0, x = 0, j = 0;
 	char **env;
 

@@ -55,14 +55,14 @@ struct queue {
 int queue_new(const struct queue_opts *opts, struct queue **out)
 {
 	*out = NULL;
-	if (opts->store == NULL || opts->logs == NULL || opts->workers < 1 ||
-	    opts->workers > QUEUE_MAX_WORKERS || opts->timeout_s < 1 || opts->max_attempts < 1)
+	if (!opts->store || !opts->logs || opts->workers < 1 || opts->workers > QUEUE_MAX_WORKERS ||
+	    opts->timeout_s < 1 || opts->max_attempts < 1)
 		return FORJA_EINVAL;
 	struct queue *q = calloc(1, sizeof(*q));
-	if (q == NULL)
+	if (!q)
 		return FORJA_ENOMEM;
 	q->workers = calloc((size_t)opts->workers, sizeof(struct worker));
-	if (q->workers == NULL) {
+	if (!q->workers) {
 		free(q);
 		return FORJA_ENOMEM;
 	}
@@ -84,7 +84,7 @@ int queue_new(const struct queue_opts *opts, struct queue **out)
 
 int queue_observe(struct queue *q, const struct queue_observer *obs)
 {
-	if (obs == NULL || obs->on_change == NULL)
+	if (!obs || !obs->on_change)
 		return FORJA_EINVAL;
 	if (q->nobservers >= QUEUE_MAX_OBSERVERS || q->started)
 		return FORJA_ECONFLICT;
@@ -123,10 +123,9 @@ static int service_running(const struct queue *q, const char *service)
 
 /* Unlinks and returns the oldest pending build whose service is idle (caller holds mu). */
 /* Removes P, whose predecessor is PREV (NULL at the head), from the pending list. */
-static struct pending *unlink_pending(struct queue *q, struct pending *prev,
-				      struct pending *p)
+static struct pending *unlink_pending(struct queue *q, struct pending *prev, struct pending *p)
 {
-	if (prev != NULL)
+	if (prev)
 		prev->next = p->next;
 	else
 		q->head = p->next;
@@ -140,7 +139,7 @@ static struct pending *unlink_pending(struct queue *q, struct pending *prev,
 static struct pending *take_eligible(struct queue *q)
 {
 	struct pending *prev = NULL;
-	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
+	for (struct pending *p = q->head; p; prev = p, p = p->next) {
 		if (!service_running(q, p->service))
 			return unlink_pending(q, prev, p);
 	}
@@ -151,7 +150,7 @@ static struct pending *take_eligible(struct queue *q)
 static struct pending *take_id(struct queue *q, int64_t id)
 {
 	struct pending *prev = NULL;
-	for (struct pending *p = q->head; p != NULL; prev = p, p = p->next) {
+	for (struct pending *p = q->head; p; prev = p, p = p->next) {
 		if (p->id == id)
 			return unlink_pending(q, prev, p);
 	}
@@ -160,7 +159,7 @@ static struct pending *take_id(struct queue *q, int64_t id)
 
 static int is_pending(const struct queue *q, int64_t id)
 {
-	for (const struct pending *p = q->head; p != NULL; p = p->next) {
+	for (const struct pending *p = q->head; p; p = p->next) {
 		if (p->id == id)
 			return 1;
 	}
@@ -210,7 +209,7 @@ static enum build_status outcome(struct queue *q, struct worker *w, int rc, int6
 }
 
 static void finish_build(struct queue *q, int64_t id, enum build_status st, const char *digest,
-		   const char *err)
+			 const char *err)
 {
 	if (st == BUILD_SUCCEEDED)
 		build_logs_appendf(q->opts.logs, id, "forja: build succeeded: %s", digest);
@@ -244,14 +243,14 @@ static int stopping(struct queue *q)
 static void run_build(struct queue *q, struct worker *w, const struct build *b)
 {
 	json_t *args = NULL;
-	if (b->build_args != NULL)
+	if (b->build_args)
 		args = json_loads(b->build_args, 0, NULL);
 	struct build_spec spec = {
 	    .service = b->service,
 	    .version = b->version,
 	    .type = b->type,
-	    .git_url = b->clone_url != NULL ? b->clone_url : b->repository,
-	    .ref = b->commit != NULL ? b->commit : b->ref,
+	    .git_url = b->clone_url ? b->clone_url : b->repository,
+	    .ref = b->commit ? b->commit : b->ref,
 	    .context = b->context,
 	    .dockerfile = b->dockerfile,
 	    .build_args = args,
@@ -265,10 +264,9 @@ static void run_build(struct queue *q, struct worker *w, const struct build *b)
 	memset(&res, 0, sizeof(res));
 	int rc = FORJA_ECANCELLED;
 	if (atomic_load(&w->cancel) == 0)
-		rc = q->opts.env != NULL ? builder_run(q->opts.env, &spec, &lg, &ab, &res)
-					 : FORJA_EINVAL;
+		rc = q->opts.env ? builder_run(q->opts.env, &spec, &lg, &ab, &res) : FORJA_EINVAL;
 	json_decref(args);
-	if (res.commit[0] != '\0' && b->commit == NULL)
+	if (res.commit[0] != '\0' && !b->commit)
 		store_build_set_commit(q->opts.store, b->id, res.commit);
 
 	char err[sizeof(res.error) + 64];
@@ -314,7 +312,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&q->mu);
 	while (!q->stopping) {
 		struct pending *p = take_eligible(q);
-		if (p == NULL) {
+		if (!p) {
 			pthread_cond_wait(&q->cond, &q->mu);
 			continue;
 		}
@@ -342,17 +340,17 @@ static void *worker_main(void *arg)
 static int push_build(struct queue *q, const struct build *b)
 {
 	struct pending *p = calloc(1, sizeof(*p));
-	if (p == NULL)
+	if (!p)
 		return FORJA_ENOMEM;
 	p->id = b->id;
 	p->service = strdup(b->service);
-	if (p->service == NULL) {
+	if (!p->service) {
 		free(p);
 		return FORJA_ENOMEM;
 	}
 	pthread_mutex_lock(&q->push_mu);
 	pthread_mutex_lock(&q->mu);
-	int dup = is_pending(q, b->id) || running_worker(q, b->id) != NULL;
+	int dup = is_pending(q, b->id) || running_worker(q, b->id);
 	pthread_mutex_unlock(&q->mu);
 	if (dup) {
 		pthread_mutex_unlock(&q->push_mu);
@@ -363,7 +361,7 @@ static int push_build(struct queue *q, const struct build *b)
 	/* before a worker can see it, so observers hear "queued" before "running" */
 	notify(q, b);
 	pthread_mutex_lock(&q->mu);
-	if (q->tail != NULL)
+	if (q->tail)
 		q->tail->next = p;
 	else
 		q->head = p;
@@ -400,7 +398,7 @@ static int left_running(struct queue *q, int64_t **out, size_t *n)
 			return rc;
 		if (got > 0) {
 			int64_t *tmp = realloc(*out, (*n + got) * sizeof(int64_t));
-			if (tmp == NULL) {
+			if (!tmp) {
 				build_array_free(page, got);
 				return FORJA_ENOMEM;
 			}
@@ -498,14 +496,14 @@ int queue_cancel(struct queue *q, int64_t id)
 {
 	pthread_mutex_lock(&q->mu);
 	struct pending *p = take_id(q, id);
-	if (p != NULL) {
+	if (p) {
 		pthread_mutex_unlock(&q->mu);
 		free(p->service);
 		free(p);
 		return cancel_in_store(q, id);
 	}
 	struct worker *w = running_worker(q, id);
-	if (w == NULL) {
+	if (!w) {
 		pthread_mutex_unlock(&q->mu);
 		return cancel_in_store(q, id);
 	}
@@ -534,7 +532,7 @@ void queue_stats(struct queue *q, int *queued, int *running)
 
 void queue_stop(struct queue *q)
 {
-	if (q == NULL)
+	if (!q)
 		return;
 	pthread_mutex_lock(&q->mu);
 	q->stopping = 1;
@@ -552,11 +550,11 @@ void queue_stop(struct queue *q)
 
 void queue_free(struct queue *q)
 {
-	if (q == NULL)
+	if (!q)
 		return;
 	queue_stop(q);
 	struct pending *p = q->head;
-	while (p != NULL) {
+	while (p) {
 		struct pending *next = p->next;
 		free(p->service);
 		free(p);

@@ -13,12 +13,12 @@
 struct queue;
 
 struct queue_opts {
-	struct store *store;            /* borrowed */
-	struct build_logs *logs;        /* borrowed */
-	const struct builder_env *env;  /* borrowed */
-	int workers;                    /* >= 1 */
-	int timeout_s;                  /* per build */
-	int max_attempts;               /* runs of one build across crashes; 3 */
+	struct store *store;	       /* borrowed */
+	struct build_logs *logs;       /* borrowed */
+	const struct builder_env *env; /* borrowed */
+	int workers;		       /* >= 1 */
+	int timeout_s;		       /* per build */
+	int max_attempts;	       /* runs of one build across crashes; 3 */
 };
 
 /* Called on every state change (queued, running, final) with the build as recorded.

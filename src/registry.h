@@ -8,11 +8,11 @@
 struct registry;
 
 struct registry_opts {
-	const char *url;        /* "http://127.0.0.1:5000" or "https://registry.example:5000" */
-	const char *username;   /* NULL = anonymous */
+	const char *url;      /* "http://127.0.0.1:5000" or "https://registry.example:5000" */
+	const char *username; /* NULL = anonymous */
 	const char *password;
-	const char *ca_file;    /* PEM to trust; NULL = system store */
-	long timeout_s;         /* per request; these are short calls */
+	const char *ca_file; /* PEM to trust; NULL = system store */
+	long timeout_s;	     /* per request; these are short calls */
 };
 
 /* *OUT owned by the caller: registry_free(). Copies what it needs from OPTS. */

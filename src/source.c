@@ -688,7 +688,7 @@ static int loose_refs(const char *dir)
 	d = opendir(path);
 	if (!d)
 		return 0;
-	while ((e = readdir(d)))
+	for (e = readdir(d); e; e = readdir(d))
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
@@ -741,27 +741,28 @@ static int fetch_into(const struct source *s, const char *dir, const char *url, 
 		      const struct task_abort *ab, struct dynbuf *gerr)
 {
 	char refspec[128];
-	char *argv[] = {"git",
-			"-C",
-			(char *)dir,
-			"-c",
-			"gc.auto=0",
-			"-c",
-			"maintenance.auto=false",
-			"-c",
-			"protocol.version=2",
-			"-c",
-			"fetch.unpackLimit=1", /* keep the pack as sent: no loose objects to deflate */
-			"fetch",
-			"--quiet",
-			"--depth=1",
-			"--no-tags",
-			"--no-write-fetch-head",
-			"--no-recurse-submodules",
-			"--",
-			(char *)url,
-			refspec,
-			NULL};
+	char *argv[] = {
+	    "git",
+	    "-C",
+	    (char *)dir,
+	    "-c",
+	    "gc.auto=0",
+	    "-c",
+	    "maintenance.auto=false",
+	    "-c",
+	    "protocol.version=2",
+	    "-c",
+	    "fetch.unpackLimit=1", /* keep the pack as sent: no loose objects to deflate */
+	    "fetch",
+	    "--quiet",
+	    "--depth=1",
+	    "--no-tags",
+	    "--no-write-fetch-head",
+	    "--no-recurse-submodules",
+	    "--",
+	    (char *)url,
+	    refspec,
+	    NULL};
 
 	snprintf(refspec, sizeof(refspec), "+%s:refs/forja/c/%s", sha, sha);
 	dynbuf_reset(gerr);
@@ -782,7 +783,8 @@ static int fetch_locked(struct source *s, const char *dir, const char *url, cons
 	dynbuf_init(&gerr, ERR_MAX);
 	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
 		unlink(dir);
-	if (stat(dir, &st) && (rc = cache_init(s, dir))) {
+	rc = stat(dir, &st) ? cache_init(s, dir) : 0;
+	if (rc) {
 		snprintf(err, errlen, "cannot create the repository cache for %s", url);
 		goto out;
 	}
@@ -951,7 +953,7 @@ int source_sweep(struct source *s)
 	d = opendir(s->cache_dir);
 	if (!d)
 		return 0;
-	while ((de = readdir(d)) != NULL) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		char dir[4200], used[4300];
 		size_t n = strlen(de->d_name);
 		struct stat st;

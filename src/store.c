@@ -135,9 +135,8 @@ static int db_err(sqlite3 *db, const char *what)
 /* The statement ID of C, prepared on first use and kept for the life of the connection. */
 static sqlite3_stmt *conn_stmt(struct conn *c, enum stmt_id id)
 {
-	if (c->st[id] == NULL &&
-	    sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
-			       NULL) != SQLITE_OK) {
+	if (!c->st[id] && sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					     &c->st[id], NULL) != SQLITE_OK) {
 		db_err(c->db, "prepare");
 		return NULL;
 	}
@@ -156,7 +155,7 @@ static int conn_open(struct conn *c, const char *path, int readonly)
 	flags |= SQLITE_OPEN_NOMUTEX; /* each connection is used by one thread at a time */
 	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
 		log_error("cannot open history %s: %s", path,
-			  c->db != NULL ? sqlite3_errmsg(c->db) : "out of memory");
+			  c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		return FORJA_EDB;
 	}
 	sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
@@ -231,7 +230,7 @@ int store_open(const char *data_dir, struct store **out)
 	if (snprintf(path, sizeof(path), "%s/forja.db", data_dir) >= (int)sizeof(path))
 		return FORJA_ETOOBIG;
 	struct store *st = calloc(1, sizeof(*st));
-	if (st == NULL)
+	if (!st)
 		return FORJA_ENOMEM;
 	pthread_mutex_init(&st->write_mu, NULL);
 	pthread_mutex_init(&st->pool_mu, NULL);
@@ -260,7 +259,7 @@ out:
 
 void store_close(struct store *st)
 {
-	if (st == NULL)
+	if (!st)
 		return;
 	for (int i = 0; i < STORE_READERS; i++)
 		conn_close(&st->readers[i]);
@@ -297,7 +296,7 @@ static void reader_put(struct store *st, struct conn *c)
 
 static int bind_text(sqlite3_stmt *s, int idx, const char *v)
 {
-	if (v == NULL)
+	if (!v)
 		return sqlite3_bind_null(s, idx);
 	return sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
 }
@@ -306,16 +305,16 @@ static int col_text(sqlite3_stmt *s, int col, char **out)
 {
 	*out = NULL;
 	const unsigned char *v = sqlite3_column_text(s, col);
-	if (v == NULL)
+	if (!v)
 		return 0;
 	*out = strdup((const char *)v);
-	return *out == NULL ? FORJA_ENOMEM : 0;
+	return !*out ? FORJA_ENOMEM : 0;
 }
 
 static struct build *row_to_build(sqlite3_stmt *s)
 {
 	struct build *b = build_new();
-	if (b == NULL)
+	if (!b)
 		return NULL;
 	int rc = 0;
 	b->id = sqlite3_column_int64(s, 0);
@@ -358,7 +357,7 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *s, struct build ***out, size_
 		if (len == cap) {
 			size_t ncap = cap == 0 ? 16 : cap * 2;
 			struct build **tmp = realloc(arr, ncap * sizeof(*arr));
-			if (tmp == NULL) {
+			if (!tmp) {
 				rc = FORJA_ENOMEM;
 				goto out;
 			}
@@ -366,7 +365,7 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *s, struct build ***out, size_
 			cap = ncap;
 		}
 		arr[len] = row_to_build(s);
-		if (arr[len] == NULL) {
+		if (!arr[len]) {
 			rc = FORJA_ENOMEM;
 			goto out;
 		}
@@ -392,7 +391,7 @@ static int one_row(sqlite3 *db, sqlite3_stmt *s, struct build **out)
 	int rc = 0;
 	if (step == SQLITE_ROW) {
 		*out = row_to_build(s);
-		rc = *out == NULL ? FORJA_ENOMEM : 0;
+		rc = !*out ? FORJA_ENOMEM : 0;
 	} else if (step == SQLITE_DONE) {
 		rc = FORJA_ENOTFOUND;
 	} else {
@@ -406,7 +405,7 @@ static int one_row(sqlite3 *db, sqlite3_stmt *s, struct build **out)
 static int insert_locked(struct store *st, struct build *b, const char *hook_id)
 {
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_INSERT);
-	if (s == NULL)
+	if (!s)
 		return FORJA_EDB;
 	if (b->created_at == 0)
 		b->created_at = build_now_ms();
@@ -444,7 +443,7 @@ static int insert_locked(struct store *st, struct build *b, const char *hook_id)
 static int step_simple(struct conn *c, enum stmt_id id)
 {
 	sqlite3_stmt *s = conn_stmt(c, id);
-	if (s == NULL)
+	if (!s)
 		return FORJA_EDB;
 	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(c->db, stmt_sql[id]);
 	stmt_done(s);
@@ -453,7 +452,7 @@ static int step_simple(struct conn *c, enum stmt_id id)
 
 int store_build_insert(struct store *st, struct build *b)
 {
-	if (b->service == NULL || b->version == NULL)
+	if (!b->service || !b->version)
 		return FORJA_EINVAL;
 	pthread_mutex_lock(&st->write_mu);
 	int rc = insert_locked(st, b, NULL);
@@ -464,10 +463,10 @@ int store_build_insert(struct store *st, struct build *b)
 int store_delivery_insert(struct store *st, const char *hook_id, const char *delivery_id,
 			  struct build **builds, size_t n)
 {
-	if (hook_id == NULL || delivery_id == NULL)
+	if (!hook_id || !delivery_id)
 		return FORJA_EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		if (builds[i]->service == NULL || builds[i]->version == NULL)
+		if (!builds[i]->service || !builds[i]->version)
 			return FORJA_EINVAL;
 	}
 	pthread_mutex_lock(&st->write_mu);
@@ -475,7 +474,7 @@ int store_delivery_insert(struct store *st, const char *hook_id, const char *del
 	if (rc != 0)
 		goto out;
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_DELIVERY_INSERT);
-	if (s == NULL) {
+	if (!s) {
 		rc = FORJA_EDB;
 		goto rollback;
 	}
@@ -491,9 +490,9 @@ int store_delivery_insert(struct store *st, const char *hook_id, const char *del
 		goto rollback;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (builds[i]->delivery_id == NULL) {
+		if (!builds[i]->delivery_id) {
 			builds[i]->delivery_id = strdup(delivery_id);
-			if (builds[i]->delivery_id == NULL) {
+			if (!builds[i]->delivery_id) {
 				rc = FORJA_ENOMEM;
 				goto rollback;
 			}
@@ -522,7 +521,7 @@ int store_delivery_builds(struct store *st, const char *hook_id, const char *del
 	struct conn *c = reader_get(st);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(c, ST_DELIVERY_EXISTS);
-	if (s == NULL)
+	if (!s)
 		goto out;
 	bind_text(s, 1, hook_id);
 	bind_text(s, 2, delivery_id);
@@ -533,7 +532,7 @@ int store_delivery_builds(struct store *st, const char *hook_id, const char *del
 		goto out;
 	}
 	s = conn_stmt(c, ST_DELIVERY_BUILDS);
-	if (s == NULL)
+	if (!s)
 		goto out;
 	bind_text(s, 1, hook_id);
 	bind_text(s, 2, delivery_id);
@@ -549,7 +548,7 @@ int store_build_get(struct store *st, int64_t id, struct build **out)
 	struct conn *c = reader_get(st);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(c, ST_GET);
-	if (s != NULL) {
+	if (s) {
 		sqlite3_bind_int64(s, 1, id);
 		rc = one_row(c->db, s, out);
 	}
@@ -561,7 +560,7 @@ int store_build_get(struct store *st, int64_t id, struct build **out)
  * 3 status), built once per connection so each combination gets its own index plan. */
 static sqlite3_stmt *list_stmt(struct conn *c, unsigned mask)
 {
-	if (c->list[mask] != NULL)
+	if (c->list[mask])
 		return c->list[mask];
 	char sql[1024];
 	size_t off = (size_t)snprintf(sql, sizeof(sql),
@@ -591,12 +590,12 @@ int store_build_list(struct store *st, const struct build_filter *f, struct buil
 	*n = 0;
 	if (f->limit < 1 || f->limit > 100 || f->before < 0)
 		return FORJA_EINVAL;
-	unsigned mask = (f->service != NULL ? 1u : 0) | (f->repository != NULL ? 2u : 0) |
-			(f->branch != NULL ? 4u : 0) | (f->has_status ? 8u : 0);
+	unsigned mask = (f->service ? 1u : 0) | (f->repository ? 2u : 0) | (f->branch ? 4u : 0) |
+			(f->has_status ? 8u : 0);
 	struct conn *c = reader_get(st);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = list_stmt(c, mask);
-	if (s == NULL)
+	if (!s)
 		goto out;
 	sqlite3_bind_int64(s, 1, f->before > 0 ? f->before : INT64_MAX);
 	bind_text(s, 2, f->service);
@@ -614,12 +613,12 @@ int store_build_latest(struct store *st, const char *service, const char *branch
 		       struct build **out)
 {
 	*out = NULL;
-	enum stmt_id id = service != NULL ? (branch != NULL ? ST_LATEST_BOTH : ST_LATEST_SERVICE)
-					  : (branch != NULL ? ST_LATEST_BRANCH : ST_LATEST_ANY);
+	enum stmt_id id = service ? (branch ? ST_LATEST_BOTH : ST_LATEST_SERVICE)
+				  : (branch ? ST_LATEST_BRANCH : ST_LATEST_ANY);
 	struct conn *c = reader_get(st);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(c, id);
-	if (s != NULL) {
+	if (s) {
 		if (id == ST_LATEST_SERVICE || id == ST_LATEST_BOTH)
 			bind_text(s, 1, service);
 		if (id == ST_LATEST_BRANCH || id == ST_LATEST_BOTH)
@@ -634,7 +633,7 @@ int store_build_latest(struct store *st, const char *service, const char *branch
 static int status_locked(struct store *st, int64_t id, enum build_status *status)
 {
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_STATUS);
-	if (s == NULL)
+	if (!s)
 		return FORJA_EDB;
 	sqlite3_bind_int64(s, 1, id);
 	int step = sqlite3_step(s);
@@ -652,13 +651,13 @@ int store_build_start(struct store *st, int64_t id, int64_t started_at, int *att
 	pthread_mutex_lock(&st->write_mu);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_START);
-	if (s == NULL)
+	if (!s)
 		goto out;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, started_at);
 	int step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
-		if (attempts != NULL)
+		if (attempts)
 			*attempts = sqlite3_column_int(s, 0);
 		step = sqlite3_step(s);
 	}
@@ -689,7 +688,7 @@ int store_build_finish(struct store *st, int64_t id, enum build_status status, c
 	pthread_mutex_lock(&st->write_mu);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_FINISH);
-	if (s == NULL)
+	if (!s)
 		goto out;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int(s, 2, (int)status);
@@ -717,12 +716,12 @@ out:
 
 int store_build_set_commit(struct store *st, int64_t id, const char *commit)
 {
-	if (commit == NULL || *commit == '\0')
+	if (!commit || *commit == '\0')
 		return FORJA_EINVAL;
 	pthread_mutex_lock(&st->write_mu);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_SET_COMMIT);
-	if (s == NULL)
+	if (!s)
 		goto out;
 	sqlite3_bind_int64(s, 1, id);
 	bind_text(s, 2, commit);
@@ -746,7 +745,7 @@ out:
 static int bind_step(struct conn *c, enum stmt_id id, int max_attempts, int64_t now)
 {
 	sqlite3_stmt *s = conn_stmt(c, id);
-	if (s == NULL)
+	if (!s)
 		return FORJA_EDB;
 	if (id == ST_RECOVER_FAIL) {
 		sqlite3_bind_int(s, 1, max_attempts);
@@ -760,7 +759,7 @@ static int bind_step(struct conn *c, enum stmt_id id, int max_attempts, int64_t 
 static int queued_ids_locked(struct store *st, int64_t **ids, size_t *n)
 {
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_QUEUED_IDS);
-	if (s == NULL)
+	if (!s)
 		return FORJA_EDB;
 	int64_t *arr = NULL;
 	size_t len = 0, cap = 0;
@@ -769,7 +768,7 @@ static int queued_ids_locked(struct store *st, int64_t **ids, size_t *n)
 		if (len == cap) {
 			size_t ncap = cap == 0 ? 16 : cap * 2;
 			int64_t *tmp = realloc(arr, ncap * sizeof(*arr));
-			if (tmp == NULL) {
+			if (!tmp) {
 				rc = FORJA_ENOMEM;
 				goto out;
 			}
@@ -820,12 +819,12 @@ out:
 int64_t store_build_for_image(struct store *st, const char *service, const char *version,
 			      const char *digest)
 {
-	if (service == NULL || version == NULL || digest == NULL)
+	if (!service || !version || !digest)
 		return 0;
 	struct conn *c = reader_get(st);
 	int64_t id = 0;
 	sqlite3_stmt *s = conn_stmt(c, ST_FOR_IMAGE);
-	if (s != NULL) {
+	if (s) {
 		bind_text(s, 1, service);
 		bind_text(s, 2, version);
 		bind_text(s, 3, digest);
@@ -847,7 +846,7 @@ int store_build_counts(struct store *st, int64_t counts[5])
 	struct conn *c = reader_get(st);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(c, ST_COUNTS);
-	if (s == NULL)
+	if (!s)
 		goto out;
 	int step;
 	for (step = sqlite3_step(s); step == SQLITE_ROW; step = sqlite3_step(s)) {

@@ -11,13 +11,13 @@
 struct store;
 
 struct build_filter {
-	const char *service;      /* NULL = any */
-	const char *repository;   /* NULL = any */
-	const char *branch;       /* NULL = any */
-	int has_status;           /* 0 = any status */
+	const char *service;	/* NULL = any */
+	const char *repository; /* NULL = any */
+	const char *branch;	/* NULL = any */
+	int has_status;		/* 0 = any status */
 	enum build_status status;
-	int64_t before;           /* only ids < before; 0 = from the newest */
-	int limit;                /* 1..100 */
+	int64_t before; /* only ids < before; 0 = from the newest */
+	int limit;	/* 1..100 */
 };
 
 /*
@@ -63,8 +63,8 @@ int store_build_start(struct store *st, int64_t id, int64_t started_at, int *att
 
 /* Sets a final status with its result; DIGEST, IMAGE and ERROR may be NULL.
  * FORJA_ECONFLICT when the build is already final. */
-int store_build_finish(struct store *st, int64_t id, enum build_status status,
-		       const char *digest, const char *error, int64_t finished_at);
+int store_build_finish(struct store *st, int64_t id, enum build_status status, const char *digest,
+		       const char *error, int64_t finished_at);
 
 /* Records the commit a build's ref resolved to, when none was pinned (API builds of a branch).
  * FORJA_ENOTFOUND when the build is unknown. */

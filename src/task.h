@@ -30,6 +30,7 @@ bool task_should_stop(const struct task_abort *ab, int *why);
 /* The words for a stop code: "cancelled" or "timed out". */
 const char *task_stop_text(int why);
 /* Writes one printf-formatted line (a newline is added) to LOG (may be NULL). */
-void task_say(const struct task_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void task_say(const struct task_log *log, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -170,7 +170,7 @@ static const char *string_at(json_t *obj, const char *key, const char *field, js
 	json_t *v = json_object_get(obj, key);
 	if (!json_is_string(v) || json_string_length(v) == 0) {
 		add_payload_error(errors, field, "%s is %s", field,
-			  v == NULL || json_is_null(v) ? "missing" : "not a non-empty string");
+				  !v || json_is_null(v) ? "missing" : "not a non-empty string");
 		return NULL;
 	}
 	return json_string_value(v);
@@ -203,12 +203,14 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 	json_t *p = json_object_get(payload, "pull_request");
 	json_t *repo = json_object_get(payload, "repository");
 	if (!json_is_object(p)) {
-		add_payload_error(errors, "pull_request", "pull_request is missing or not an object");
+		add_payload_error(errors, "pull_request",
+				  "pull_request is missing or not an object");
 	} else {
 		json_t *num = json_object_get(p, "number");
 		if (!json_is_integer(num) || json_integer_value(num) <= 0)
-			add_payload_error(errors, "pull_request.number",
-				  "pull_request.number is missing or not a positive integer");
+			add_payload_error(
+			    errors, "pull_request.number",
+			    "pull_request.number is missing or not a positive integer");
 		else
 			pr->number = json_integer_value(num);
 		json_t *merged = json_object_get(p, "merged");
@@ -216,11 +218,11 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 			pr->merged = json_is_true(merged);
 		else if (pr->action && strcmp(pr->action, "closed") == 0)
 			add_payload_error(errors, "pull_request.merged",
-				  "pull_request.merged is missing or not a boolean");
+					  "pull_request.merged is missing or not a boolean");
 		json_t *base = json_object_get(p, "base");
 		if (!json_is_object(base))
 			add_payload_error(errors, "pull_request.base",
-				  "pull_request.base is missing or not an object");
+					  "pull_request.base is missing or not an object");
 		else
 			pr->base_ref = string_at(base, "ref", "pull_request.base.ref", errors);
 	}
@@ -232,8 +234,9 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 		pr->merge_commit_sha =
 		    string_at(p, "merge_commit_sha", "pull_request.merge_commit_sha", errors);
 		if (pr->merge_commit_sha && !source_is_full_sha(pr->merge_commit_sha)) {
-			add_payload_error(errors, "pull_request.merge_commit_sha",
-				  "pull_request.merge_commit_sha is not a 40-hex commit id");
+			add_payload_error(
+			    errors, "pull_request.merge_commit_sha",
+			    "pull_request.merge_commit_sha is not a 40-hex commit id");
 			pr->merge_commit_sha = NULL;
 		}
 	}
@@ -241,13 +244,13 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 		pr->full_name = string_at(repo, "full_name", "repository.full_name", errors);
 		if (pr->full_name && !is_full_name(pr->full_name)) {
 			add_payload_error(errors, "repository.full_name",
-				  "repository.full_name is not of the form owner/repo");
+					  "repository.full_name is not of the form owner/repo");
 			pr->full_name = NULL;
 		}
 		pr->clone_url = string_at(repo, "clone_url", "repository.clone_url", errors);
 		if (pr->clone_url && strlen(pr->clone_url) > 2000) {
 			add_payload_error(errors, "repository.clone_url",
-				  "repository.clone_url is too long");
+					  "repository.clone_url is too long");
 			pr->clone_url = NULL;
 		}
 		/* optional: only used when Forja fetches over ssh with a deploy key */

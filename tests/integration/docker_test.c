@@ -301,8 +301,8 @@ START_TEST(test_tag_ref_is_peeled)
 	ck_assert_int_eq(
 	    source_resolve(f.source, url, "v1", NULL, res.commit, res.error, sizeof(res.error)), 0);
 	ck_assert_str_eq(res.commit, sha);
-	ck_assert_int_eq(source_resolve(f.source, url, "refs/heads/main", NULL, res.commit, res.error,
-					     sizeof(res.error)),
+	ck_assert_int_eq(source_resolve(f.source, url, "refs/heads/main", NULL, res.commit,
+					res.error, sizeof(res.error)),
 			 0);
 	ck_assert_str_eq(res.commit, sha);
 	/* a short sha cannot be pinned */

@@ -444,9 +444,8 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 	snprintf(cache, sizeof(cache), "%s/git", dir);
 	struct source_config sc = {.cache_dir = cache};
 	ck_assert_int_eq(source_new(&sc, &src), 0);
-	struct builder_env benv = {.engine = engine,
-				   .source = src,
-				   .registry_host = testenv_need("FORJA_TEST_REGISTRY")};
+	struct builder_env benv = {
+	    .engine = engine, .source = src, .registry_host = testenv_need("FORJA_TEST_REGISTRY")};
 
 	/* a build a crash interrupted on its third attempt */
 	struct build *b = build_new();
@@ -563,9 +562,8 @@ START_TEST(concurrent_pushes_queue_a_build_once)
 	snprintf(cache, sizeof(cache), "%s/git", dir);
 	struct source_config sc = {.cache_dir = cache};
 	ck_assert_int_eq(source_new(&sc, &src), 0);
-	struct builder_env benv = {.engine = engine,
-				   .source = src,
-				   .registry_host = testenv_need("FORJA_TEST_REGISTRY")};
+	struct builder_env benv = {
+	    .engine = engine, .source = src, .registry_host = testenv_need("FORJA_TEST_REGISTRY")};
 	struct seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct queue_opts qo = {.store = st,
 				.logs = logs,

@@ -164,12 +164,16 @@ END_TEST
 
 START_TEST(test_urls_and_refs)
 {
-	const char *good[] = {"git://h/a.git", "https://github.com/o/r.git", "ssh://git@h/r.git",
-			      "git@github.com:o/r.git", "http://127.0.0.1:8080/r.git",
-			      "https://github.com/o/r"};
-	const char *bad[] = {"https://u:secret@github.com/o/r.git", "http://tok@h/r.git",
-			     "file:///etc",	 "/local/path", "git://",
-			     "-oProxyCommand=x",       "git://h/a b.git"};
+	const char *good[] = {
+	    "git://h/a.git",	      "https://github.com/o/r.git",  "ssh://git@h/r.git",
+	    "git@github.com:o/r.git", "http://127.0.0.1:8080/r.git", "https://github.com/o/r"};
+	const char *bad[] = {"https://u:secret@github.com/o/r.git",
+			     "http://tok@h/r.git",
+			     "file:///etc",
+			     "/local/path",
+			     "git://",
+			     "-oProxyCommand=x",
+			     "git://h/a b.git"};
 	struct build_spec s = good_spec();
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {

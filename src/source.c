@@ -737,10 +737,43 @@ out:
 	dynbuf_free(&out);
 }
 
+/* The commit fetched last into DIR (its ref is never pruned), or "" when none is usable. */
+static void last_fetched(const char *dir, char *sha)
+{
+	char path[4200];
+	FILE *f;
+
+	sha[0] = '\0';
+	snprintf(path, sizeof(path), "%s/forja-last", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(sha, 41, f) || !source_is_full_sha(sha))
+		sha[0] = '\0';
+	fclose(f);
+	/* only while its ref is loose (a gc packs it): git refuses a tip it cannot resolve */
+	snprintf(path, sizeof(path), "%s/refs/forja/c/%s", dir, sha);
+	if (sha[0] && access(path, F_OK))
+		sha[0] = '\0';
+}
+
+static void remember_fetched(const char *dir, const char *sha)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/forja-last", dir);
+	f = fopen(path, "we");
+	if (!f)
+		return;
+	fputs(sha, f);
+	fclose(f);
+}
+
 static int fetch_into(const struct source *s, const char *dir, const char *url, const char *sha,
 		      const struct task_abort *ab, struct dynbuf *gerr)
 {
-	char refspec[128];
+	char refspec[128], last[41], tip[96];
 	char *argv[] = {
 	    "git",
 	    "-C",
@@ -759,14 +792,32 @@ static int fetch_into(const struct source *s, const char *dir, const char *url, 
 	    "--no-tags",
 	    "--no-write-fetch-head",
 	    "--no-recurse-submodules",
+	    tip,
 	    "--",
 	    (char *)url,
 	    refspec,
 	    NULL};
+	int rc;
 
 	snprintf(refspec, sizeof(refspec), "+%s:refs/forja/c/%s", sha, sha);
+	/* One "have" (the newest commit) is enough to send only what changed; offering every
+	 * cached commit costs negotiation rounds that take longer than they save. */
+	last_fetched(dir, last);
+	snprintf(tip, sizeof(tip), "--negotiation-tip=refs/forja/c/%s", last);
 	dynbuf_reset(gerr);
-	return run_git(s, url, argv, ab, NULL, gerr);
+	if (!last[0]) {
+		/* a new cache has nothing to negotiate from: drop the option */
+		for (size_t i = 0; argv[i]; i++)
+			if (argv[i] == tip) {
+				memmove(&argv[i], &argv[i + 1],
+					(sizeof(argv) / sizeof(argv[0]) - i - 1) * sizeof(argv[0]));
+				break;
+			}
+	}
+	rc = run_git(s, url, argv, ab, NULL, gerr);
+	if (rc == 0)
+		remember_fetched(dir, sha);
+	return rc;
 }
 
 /* Under the exclusive lock: makes SHA present, starting over once from an empty cache when

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "../src/errors.h"
+#include "../src/source.h"
 #include "../src/log.h"
 #include "problem.h"
 
@@ -343,21 +344,11 @@ static void validate_create(json_t *req, struct create_fields *f, json_t *errors
 	json_decref(more);
 }
 
-static int is_sha(const char *s)
-{
-	size_t n = 0;
-	for (; s[n] != '\0'; n++) {
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return 0;
-	}
-	return n == 40;
-}
-
 /* The stored form of a valid request; NULL on ENOMEM or an image reference too long. */
 static struct build *create_build(const struct create_fields *f, struct app *app)
 {
 	char image[512];
-	int sha = is_sha(f->ref);
+	int sha = source_is_full_sha(f->ref);
 	if (builder_image_ref(app->cfg->registry, f->service, f->version, image, sizeof(image)))
 		return NULL;
 	struct build_fields bf = {

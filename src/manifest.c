@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "builder.h"
+#include "deadline.h"
 #include "errors.h"
 
 static void add_problem(json_t *errors, const char *field, const char *fmt, ...)
@@ -172,13 +173,6 @@ out:
 	return rc;
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The context of IMG: as given, else the service's directory when it holds the Dockerfile.
  * No request starts after DEADLINE (monotonic ms). */
 static int context_resolve(const struct manifest_plan_opts *o, const struct webhook_pr *pr,
@@ -196,7 +190,7 @@ static int context_resolve(const struct manifest_plan_opts *o, const struct webh
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", img->service,
 		 img->dockerfile ? img->dockerfile : "Dockerfile");
-	if (monotonic_ms() > deadline) {
+	if (deadline_now_ms() > deadline) {
 		snprintf(
 		    detail, detaillen,
 		    "GitHub answers too slowly: looking for %s at %s did not start within %d ms",
@@ -331,7 +325,7 @@ int manifest_plan_builds(const struct manifest_plan_opts *o, const struct webhoo
 	size_t tlen = 0, nimg = 0, first = json_array_size(errors);
 	struct manifest_image *imgs = NULL;
 	int64_t deadline =
-	    monotonic_ms() + (o->budget_ms > 0 ? o->budget_ms : MANIFEST_PLAN_BUDGET_MS);
+	    deadline_now_ms() + (o->budget_ms > 0 ? o->budget_ms : MANIFEST_PLAN_BUDGET_MS);
 	*builds = NULL;
 	*n = 0;
 	int rc = github_file_get(o->github, pr->full_name, o->manifest, pr->merge_commit_sha, &text,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynbuf.h"
 #include "errors.h"
 #include "log.h"
 
@@ -36,15 +37,13 @@ struct registry {
 };
 
 struct resp {
-	char *body;
-	size_t len;
-	bool overflow;
+	struct dynbuf body; /* capped at BODY_MAX: body.failed says it was cut */
 	char next[2048];  /* Link rel="next" target */
 	char digest[128]; /* Docker-Content-Digest */
 	long status;
 };
 
-static char *registry__dup(const char *s)
+static char *copy_str(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
@@ -63,9 +62,9 @@ int registry_new(const struct registry_opts *opts, struct registry **out)
 		return FORJA_ENOMEM;
 	pthread_mutex_init(&r->mu, NULL);
 	r->url = strdup(opts->url);
-	r->username = registry__dup(opts->username);
-	r->password = registry__dup(opts->password);
-	r->ca_file = registry__dup(opts->ca_file);
+	r->username = copy_str(opts->username);
+	r->password = copy_str(opts->password);
+	r->ca_file = copy_str(opts->ca_file);
 	r->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 30;
 	r->h = curl_easy_init();
 	if (!r->url || !r->h || (opts->username && !r->username) ||
@@ -106,28 +105,21 @@ void registry_strings_free(char **arr, size_t n)
 	free(arr);
 }
 
-static size_t registry__on_body(char *data, size_t size, size_t nmemb, void *ud)
+/* Reads on past the cap (the status still matters) but keeps only BODY_MAX bytes. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct resp *r = ud;
 	size_t n = size * nmemb;
-	char *p;
 
-	if (r->overflow || r->len + n > BODY_MAX) {
-		r->overflow = true;
+	if (r->body.failed == FORJA_ETOOBIG)
 		return n;
-	}
-	p = realloc(r->body, r->len + n + 1);
-	if (!p)
+	if (dynbuf_add(&r->body, data, n) && r->body.failed != FORJA_ETOOBIG)
 		return 0;
-	r->body = p;
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	r->body[r->len] = '\0';
 	return n;
 }
 
 /* Link: </v2/_catalog?last=b&n=2>; rel="next" -> "/v2/_catalog?last=b&n=2" */
-static void registry__link_next(const char *value, char *out, size_t outlen)
+static void link_next(const char *value, char *out, size_t outlen)
 {
 	const char *lt = strchr(value, '<'), *gt = lt ? strchr(lt, '>') : NULL;
 
@@ -150,7 +142,7 @@ static void read_headers(CURL *h, struct resp *r)
 		count = hdr->amount;
 	for (size_t i = 0; i < count && !r->next[0]; i++) {
 		if (curl_easy_header(h, "Link", i, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
-			registry__link_next(hdr->value, r->next, sizeof(r->next));
+			link_next(hdr->value, r->next, sizeof(r->next));
 	}
 	if (curl_easy_header(h, "Docker-Content-Digest", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
 		return;
@@ -159,9 +151,9 @@ static void read_headers(CURL *h, struct resp *r)
 }
 
 /* The first errors[].message of a registry error body, or the status. */
-static void registry__describe(const struct resp *resp, const char *what, char *err, size_t errlen)
+static void describe(const struct resp *resp, const char *what, char *err, size_t errlen)
 {
-	json_t *j = resp->body ? json_loads(resp->body, 0, NULL) : NULL;
+	json_t *j = resp->body.len ? json_loads(resp->body.buf, 0, NULL) : NULL;
 	const char *msg = json_string_value(
 	    json_object_get(json_array_get(json_object_get(j, "errors"), 0), "message"));
 
@@ -171,7 +163,7 @@ static void registry__describe(const struct resp *resp, const char *what, char *
 }
 
 /* One request on the shared handle. PATH starts with "/v2/". */
-static int registry__request(struct registry *r, const char *method, const char *path,
+static int request(struct registry *r, const char *method, const char *path,
 			     const char *accept, struct resp *resp, char *err, size_t errlen)
 {
 	char curlerr[CURL_ERROR_SIZE] = "", *url;
@@ -198,7 +190,7 @@ static int registry__request(struct registry *r, const char *method, const char 
 	if (!strcmp(method, "HEAD"))
 		curl_easy_setopt(r->h, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, registry__on_body);
+	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, resp);
 	if (r->ca_file)
 		curl_easy_setopt(r->h, CURLOPT_CAINFO, r->ca_file);
@@ -221,39 +213,39 @@ static int registry__request(struct registry *r, const char *method, const char 
 			 curlerr[0] ? curlerr : curl_easy_strerror(rc));
 		return rc == CURLE_OPERATION_TIMEDOUT ? FORJA_ETIMEDOUT : FORJA_EUNAVAILABLE;
 	}
-	if (resp->overflow) {
+	if (resp->body.failed == FORJA_ETOOBIG) {
 		snprintf(err, errlen, "registry answer over %d bytes", BODY_MAX);
 		return FORJA_ETOOBIG;
 	}
 	if (resp->status == 401 || resp->status == 403) {
-		registry__describe(resp, "refused the credentials", err, errlen);
+		describe(resp, "refused the credentials", err, errlen);
 		return FORJA_EAUTH;
 	}
 	return 0;
 }
 
-static void registry__resp_free(struct resp *resp)
+static void resp_free(struct resp *resp)
 {
-	free(resp->body);
+	dynbuf_free(&resp->body);
 	memset(resp, 0, sizeof(*resp));
 }
 
 int registry_ping(struct registry *r, char *err, size_t errlen)
 {
-	struct resp resp = {0};
-	int rc = registry__request(r, "GET", "/v2/", NULL, &resp, err, errlen);
+	struct resp resp = {.body = {.max = BODY_MAX}};
+	int rc = request(r, "GET", "/v2/", NULL, &resp, err, errlen);
 
 	if (!rc && resp.status != 200) {
-		registry__describe(&resp, "answered /v2/", err, errlen);
+		describe(&resp, "answered /v2/", err, errlen);
 		rc = FORJA_EUPSTREAM;
 	}
-	registry__resp_free(&resp);
+	resp_free(&resp);
 	return rc;
 }
 
 /* Repository names and tags only use [a-z0-9._/-] and [A-Za-z0-9_.-]: nothing to escape, and
  * anything else is refused rather than sent into a URL path. */
-static bool registry__name_ok(const char *s, bool tag)
+static bool name_ok(const char *s, bool tag)
 {
 	if (!s || !*s || strlen(s) > 256 || strstr(s, ".."))
 		return false;
@@ -316,21 +308,21 @@ static int strlist_add_json(struct strlist *l, json_t *arr)
 	return 0;
 }
 
-static int registry__page(struct registry *r, const char *path, struct strlist *l, char *next,
+static int fetch_page(struct registry *r, const char *path, struct strlist *l, char *next,
 			  size_t nextlen, char *err, size_t errlen)
 {
-	struct resp resp = {0};
+	struct resp resp = {.body = {.max = BODY_MAX}};
 	json_t *j = NULL;
-	int rc = registry__request(r, "GET", path, NULL, &resp, err, errlen);
+	int rc = request(r, "GET", path, NULL, &resp, err, errlen);
 
 	if (rc)
 		goto out;
 	if (resp.status != 200) {
-		registry__describe(&resp, "catalog", err, errlen);
+		describe(&resp, "catalog", err, errlen);
 		rc = FORJA_EUPSTREAM;
 		goto out;
 	}
-	j = resp.body ? json_loads(resp.body, 0, NULL) : NULL;
+	j = resp.body.len ? json_loads(resp.body.buf, 0, NULL) : NULL;
 	if (!json_is_object(j)) {
 		snprintf(err, errlen, "registry catalog: answer is not a JSON object");
 		rc = FORJA_EUPSTREAM;
@@ -344,7 +336,7 @@ static int registry__page(struct registry *r, const char *path, struct strlist *
 		next[0] = '\0';
 out:
 	json_decref(j);
-	registry__resp_free(&resp);
+	resp_free(&resp);
 	return rc;
 }
 
@@ -370,7 +362,7 @@ int registry_catalog(struct registry *r, int page_size, char ***names, size_t *n
 			rc = FORJA_ETOOBIG;
 			break;
 		}
-		rc = registry__page(r, path, &l, next, sizeof(next), err, errlen);
+		rc = fetch_page(r, path, &l, next, sizeof(next), err, errlen);
 		if (rc)
 			break;
 		snprintf(path, sizeof(path), "%s", next);
@@ -384,7 +376,7 @@ int registry_catalog(struct registry *r, int page_size, char ***names, size_t *n
 	return 0;
 }
 
-static int registry__cmp(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -393,19 +385,19 @@ int registry_tags(struct registry *r, const char *name, char ***tags, size_t *n,
 		  size_t errlen)
 {
 	struct strlist l = {0};
-	struct resp resp = {0};
+	struct resp resp = {.body = {.max = BODY_MAX}};
 	char path[512];
 	json_t *j = NULL;
 	int rc;
 
 	*tags = NULL;
 	*n = 0;
-	if (!registry__name_ok(name, false)) {
+	if (!name_ok(name, false)) {
 		snprintf(err, errlen, "invalid repository name");
 		return FORJA_EINVAL;
 	}
 	snprintf(path, sizeof(path), "/v2/%s/tags/list", name);
-	rc = registry__request(r, "GET", path, NULL, &resp, err, errlen);
+	rc = request(r, "GET", path, NULL, &resp, err, errlen);
 	if (rc)
 		goto out;
 	if (resp.status == 404) {
@@ -414,11 +406,11 @@ int registry_tags(struct registry *r, const char *name, char ***tags, size_t *n,
 		goto out;
 	}
 	if (resp.status != 200) {
-		registry__describe(&resp, "tags", err, errlen);
+		describe(&resp, "tags", err, errlen);
 		rc = FORJA_EUPSTREAM;
 		goto out;
 	}
-	j = resp.body ? json_loads(resp.body, 0, NULL) : NULL;
+	j = resp.body.len ? json_loads(resp.body.buf, 0, NULL) : NULL;
 	if (!json_is_object(j)) {
 		snprintf(err, errlen, "registry tags: answer is not a JSON object");
 		rc = FORJA_EUPSTREAM;
@@ -429,7 +421,7 @@ int registry_tags(struct registry *r, const char *name, char ***tags, size_t *n,
 	if (rc)
 		goto out;
 	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), registry__cmp);
+		qsort(l.v, l.n, sizeof(*l.v), cmp_str);
 	*tags = l.v;
 	*n = l.n;
 	l.v = NULL;
@@ -437,31 +429,31 @@ int registry_tags(struct registry *r, const char *name, char ***tags, size_t *n,
 out:
 	registry_strings_free(l.v, l.n);
 	json_decref(j);
-	registry__resp_free(&resp);
+	resp_free(&resp);
 	return rc;
 }
 
 int registry_manifest_digest(struct registry *r, const char *name, const char *tag, char *digest,
 			     char *err, size_t errlen)
 {
-	struct resp resp = {0};
+	struct resp resp = {.body = {.max = BODY_MAX}};
 	char path[1024];
 	int rc;
 
 	digest[0] = '\0';
-	if (!registry__name_ok(name, false) || !registry__name_ok(tag, true)) {
+	if (!name_ok(name, false) || !name_ok(tag, true)) {
 		snprintf(err, errlen, "invalid repository name or tag");
 		return FORJA_EINVAL;
 	}
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", name, tag);
-	rc = registry__request(r, "HEAD", path, MANIFEST_ACCEPT, &resp, err, errlen);
+	rc = request(r, "HEAD", path, MANIFEST_ACCEPT, &resp, err, errlen);
 	if (rc)
 		goto out;
 	if (resp.status == 404) {
 		snprintf(err, errlen, "%s:%s not found in the registry", name, tag);
 		rc = FORJA_ENOTFOUND;
 	} else if (resp.status != 200) {
-		registry__describe(&resp, "manifest", err, errlen);
+		describe(&resp, "manifest", err, errlen);
 		rc = FORJA_EUPSTREAM;
 	} else if (strncmp(resp.digest, "sha256:", 7) || strlen(resp.digest) >= 80) {
 		snprintf(err, errlen, "registry sent no usable Docker-Content-Digest for %s:%s",
@@ -472,6 +464,6 @@ int registry_manifest_digest(struct registry *r, const char *name, const char *t
 		memcpy(digest, resp.digest, strlen(resp.digest) + 1);
 	}
 out:
-	registry__resp_free(&resp);
+	resp_free(&resp);
 	return rc;
 }

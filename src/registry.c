@@ -38,8 +38,8 @@ struct registry {
 
 struct resp {
 	struct dynbuf body; /* capped at BODY_MAX: body.failed says it was cut */
-	char next[2048];  /* Link rel="next" target */
-	char digest[128]; /* Docker-Content-Digest */
+	char next[2048];    /* Link rel="next" target */
+	char digest[128];   /* Docker-Content-Digest */
 	long status;
 };
 
@@ -163,8 +163,8 @@ static void describe(const struct resp *resp, const char *what, char *err, size_
 }
 
 /* One request on the shared handle. PATH starts with "/v2/". */
-static int request(struct registry *r, const char *method, const char *path,
-			     const char *accept, struct resp *resp, char *err, size_t errlen)
+static int request(struct registry *r, const char *method, const char *path, const char *accept,
+		   struct resp *resp, char *err, size_t errlen)
 {
 	char curlerr[CURL_ERROR_SIZE] = "", *url;
 	struct curl_slist *hdrs = NULL;
@@ -309,7 +309,7 @@ static int strlist_add_json(struct strlist *l, json_t *arr)
 }
 
 static int fetch_page(struct registry *r, const char *path, struct strlist *l, char *next,
-			  size_t nextlen, char *err, size_t errlen)
+		      size_t nextlen, char *err, size_t errlen)
 {
 	struct resp resp = {.body = {.max = BODY_MAX}};
 	json_t *j = NULL;

@@ -12,19 +12,6 @@
 #include "deadline.h"
 #include "errors.h"
 
-static void add_problem(json_t *errors, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void add_problem(json_t *errors, const char *field, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
-}
-
 void manifest_images_free(struct manifest_image *imgs, size_t n)
 {
 	if (!imgs)
@@ -51,7 +38,7 @@ static void entry_read(json_t *e, size_t idx, struct manifest_image *img, json_t
 	char field[48];
 	snprintf(field, sizeof(field), "entry %zu", idx + 1);
 	if (!json_is_object(e)) {
-		add_problem(errors, field, "%s: is not an object", field);
+		webhook_add_error(errors, field, "%s: is not an object", field);
 		return;
 	}
 	static const char *const keys[] = {"service_name", "version", "type", "context",
@@ -60,14 +47,14 @@ static void entry_read(json_t *e, size_t idx, struct manifest_image *img, json_t
 	for (size_t k = 0; k < 5; k++) {
 		json_t *v = json_object_get(e, keys[k]);
 		if (v && !json_is_string(v) && !(k >= 2 && json_is_null(v)))
-			add_problem(errors, field, "%s: %s is not a string", field, keys[k]);
+			webhook_add_error(errors, field, "%s: %s is not a string", field, keys[k]);
 		else if (json_is_string(v))
 			vals[k] = json_string_value(v);
 	}
 	if (!vals[0])
-		add_problem(errors, field, "%s: service_name is missing", field);
+		webhook_add_error(errors, field, "%s: service_name is missing", field);
 	if (!vals[1])
-		add_problem(errors, field, "%s: version is missing", field);
+		webhook_add_error(errors, field, "%s: version is missing", field);
 	json_t *args = json_object_get(e, "build_args");
 	if (args && !json_is_null(args)) {
 		const char *k;
@@ -81,8 +68,8 @@ static void entry_read(json_t *e, size_t idx, struct manifest_image *img, json_t
 		if (ok)
 			img->build_args = json_incref(args);
 		else
-			add_problem(errors, field, "%s: build_args is not an object of strings",
-				    field);
+			webhook_add_error(errors, field,
+					  "%s: build_args is not an object of strings", field);
 	}
 	img->service = dup_or_null(vals[0]);
 	img->version = dup_or_null(vals[1]);
@@ -99,19 +86,19 @@ int manifest_parse(const char *text, size_t len, struct manifest_image **out, si
 	*out = NULL;
 	*n = 0;
 	if (len > MANIFEST_MAX_BYTES) {
-		add_problem(errors, "manifest", "the manifest is larger than %zu bytes",
-			    MANIFEST_MAX_BYTES);
+		webhook_add_error(errors, "manifest", "the manifest is larger than %zu bytes",
+				  MANIFEST_MAX_BYTES);
 		return FORJA_EINVAL;
 	}
 	if (!webhook_json_depth_ok(text, len, WEBHOOK_MAX_JSON_DEPTH)) {
-		add_problem(errors, "manifest", "the manifest nests deeper than %d levels",
-			    WEBHOOK_MAX_JSON_DEPTH);
+		webhook_add_error(errors, "manifest", "the manifest nests deeper than %d levels",
+				  WEBHOOK_MAX_JSON_DEPTH);
 		return FORJA_EINVAL;
 	}
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root) {
-		add_problem(errors, "manifest", "not valid JSON: %s at line %d column %d",
-			    jerr.text, jerr.line, jerr.column);
+		webhook_add_error(errors, "manifest", "not valid JSON: %s at line %d column %d",
+				  jerr.text, jerr.line, jerr.column);
 		return FORJA_EINVAL;
 	}
 	json_t *list = root;
@@ -122,20 +109,21 @@ int manifest_parse(const char *text, size_t len, struct manifest_image **out, si
 	int rc = 0;
 	size_t count = list ? json_array_size(list) : 1;
 	if (list && !json_is_array(list)) {
-		add_problem(errors, "manifest",
-			    "expected a list of images, {\"images\": [...]} or one image object");
+		webhook_add_error(
+		    errors, "manifest",
+		    "expected a list of images, {\"images\": [...]} or one image object");
 		rc = FORJA_EINVAL;
 		goto out;
 	}
 	if (count == 0) {
-		add_problem(errors, "manifest", "the manifest lists no images");
+		webhook_add_error(errors, "manifest", "the manifest lists no images");
 		rc = FORJA_EINVAL;
 		goto out;
 	}
 	if (count > MANIFEST_MAX_IMAGES) {
-		add_problem(errors, "manifest",
-			    "the manifest lists %zu images, at most %d are built", count,
-			    MANIFEST_MAX_IMAGES);
+		webhook_add_error(errors, "manifest",
+				  "the manifest lists %zu images, at most %d are built", count,
+				  MANIFEST_MAX_IMAGES);
 		rc = FORJA_EINVAL;
 		goto out;
 	}
@@ -154,9 +142,9 @@ int manifest_parse(const char *text, size_t len, struct manifest_image **out, si
 			    strcmp((*out)[i].service, (*out)[j].service) == 0) {
 				char field[48];
 				snprintf(field, sizeof(field), "entry %zu", i + 1);
-				add_problem(errors, field,
-					    "%s: service %s is already listed by entry %zu", field,
-					    (*out)[i].service, j + 1);
+				webhook_add_error(errors, field,
+						  "%s: service %s is already listed by entry %zu",
+						  field, (*out)[i].service, j + 1);
 			}
 		}
 	}
@@ -262,14 +250,14 @@ static int image_validate(const struct manifest_image *img, size_t idx, const st
 		if ((strcmp(f, "service") == 0 || strcmp(f, "version") == 0) && !val)
 			continue;
 		if (strcmp(f, "type") == 0)
-			add_problem(errors, field, "%s: %s", name, msg);
+			webhook_add_error(errors, field, "%s: %s", name, msg);
 		else if (strcmp(f, "git_url") == 0)
-			add_problem(errors, "repository.clone_url", "%s: clone URL \"%.200s\" %s",
-				    name, pr->clone_url, msg);
+			webhook_add_error(errors, "repository.clone_url",
+					  "%s: clone URL \"%.200s\" %s", name, pr->clone_url, msg);
 		else if (val)
-			add_problem(errors, field, "%s: %s \"%.200s\" %s", name, f, val, msg);
+			webhook_add_error(errors, field, "%s: %s \"%.200s\" %s", name, f, val, msg);
 		else
-			add_problem(errors, field, "%s: %s %s", name, f, msg);
+			webhook_add_error(errors, field, "%s: %s %s", name, f, msg);
 	}
 	json_decref(found);
 	return rc;
@@ -333,13 +321,13 @@ int manifest_plan_builds(const struct manifest_plan_opts *o, const struct webhoo
 	if (rc == FORJA_ENOTFOUND) {
 		snprintf(detail, detaillen, "%s at %s: not found in %s", o->manifest,
 			 pr->merge_commit_sha, pr->full_name);
-		add_problem(errors, "manifest", "%s", detail);
+		webhook_add_error(errors, "manifest", "%s", detail);
 		goto out;
 	}
 	if (rc == FORJA_ETOOBIG) {
 		snprintf(detail, detaillen, "%s at %s: larger than %zu bytes", o->manifest,
 			 pr->merge_commit_sha, MANIFEST_MAX_BYTES);
-		add_problem(errors, "manifest", "%s", detail);
+		webhook_add_error(errors, "manifest", "%s", detail);
 		rc = FORJA_EINVAL;
 		goto out;
 	}

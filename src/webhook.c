@@ -152,10 +152,7 @@ bool webhook_json_depth_ok(const char *text, size_t len, int max_depth)
 	return true;
 }
 
-static void add_payload_error(json_t *errors, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void add_payload_error(json_t *errors, const char *field, const char *fmt, ...)
+void webhook_add_error(json_t *errors, const char *field, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -169,7 +166,7 @@ static const char *string_at(json_t *obj, const char *key, const char *field, js
 {
 	json_t *v = json_object_get(obj, key);
 	if (!json_is_string(v) || json_string_length(v) == 0) {
-		add_payload_error(errors, field, "%s is %s", field,
+		webhook_add_error(errors, field, "%s is %s", field,
 				  !v || json_is_null(v) ? "missing" : "not a non-empty string");
 		return NULL;
 	}
@@ -196,19 +193,19 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 	size_t before = json_array_size(errors);
 	memset(pr, 0, sizeof(*pr));
 	if (!json_is_object(payload)) {
-		add_payload_error(errors, "payload", "the payload is not a JSON object");
+		webhook_add_error(errors, "payload", "the payload is not a JSON object");
 		return FORJA_EINVAL;
 	}
 	pr->action = string_at(payload, "action", "action", errors);
 	json_t *p = json_object_get(payload, "pull_request");
 	json_t *repo = json_object_get(payload, "repository");
 	if (!json_is_object(p)) {
-		add_payload_error(errors, "pull_request",
+		webhook_add_error(errors, "pull_request",
 				  "pull_request is missing or not an object");
 	} else {
 		json_t *num = json_object_get(p, "number");
 		if (!json_is_integer(num) || json_integer_value(num) <= 0)
-			add_payload_error(
+			webhook_add_error(
 			    errors, "pull_request.number",
 			    "pull_request.number is missing or not a positive integer");
 		else
@@ -217,24 +214,24 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 		if (json_is_boolean(merged))
 			pr->merged = json_is_true(merged);
 		else if (pr->action && strcmp(pr->action, "closed") == 0)
-			add_payload_error(errors, "pull_request.merged",
+			webhook_add_error(errors, "pull_request.merged",
 					  "pull_request.merged is missing or not a boolean");
 		json_t *base = json_object_get(p, "base");
 		if (!json_is_object(base))
-			add_payload_error(errors, "pull_request.base",
+			webhook_add_error(errors, "pull_request.base",
 					  "pull_request.base is missing or not an object");
 		else
 			pr->base_ref = string_at(base, "ref", "pull_request.base.ref", errors);
 	}
 	if (!json_is_object(repo))
-		add_payload_error(errors, "repository", "repository is missing or not an object");
+		webhook_add_error(errors, "repository", "repository is missing or not an object");
 	/* What only a build needs is checked only when this is a merge. */
 	bool merge = pr->action && strcmp(pr->action, "closed") == 0 && pr->merged;
 	if (merge && json_is_object(p)) {
 		pr->merge_commit_sha =
 		    string_at(p, "merge_commit_sha", "pull_request.merge_commit_sha", errors);
 		if (pr->merge_commit_sha && !source_is_full_sha(pr->merge_commit_sha)) {
-			add_payload_error(
+			webhook_add_error(
 			    errors, "pull_request.merge_commit_sha",
 			    "pull_request.merge_commit_sha is not a 40-hex commit id");
 			pr->merge_commit_sha = NULL;
@@ -243,13 +240,13 @@ int webhook_pr_parse(json_t *payload, struct webhook_pr *pr, json_t *errors)
 	if (merge && json_is_object(repo)) {
 		pr->full_name = string_at(repo, "full_name", "repository.full_name", errors);
 		if (pr->full_name && !is_full_name(pr->full_name)) {
-			add_payload_error(errors, "repository.full_name",
+			webhook_add_error(errors, "repository.full_name",
 					  "repository.full_name is not of the form owner/repo");
 			pr->full_name = NULL;
 		}
 		pr->clone_url = string_at(repo, "clone_url", "repository.clone_url", errors);
 		if (pr->clone_url && strlen(pr->clone_url) > 2000) {
-			add_payload_error(errors, "repository.clone_url",
+			webhook_add_error(errors, "repository.clone_url",
 					  "repository.clone_url is too long");
 			pr->clone_url = NULL;
 		}

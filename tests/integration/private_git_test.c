@@ -226,11 +226,26 @@ static void make_files(const char *service, char *hello, size_t hl, char *manife
 	files[5] = manifest;
 }
 
+/* A fresh private repository NAME-PREFIX on the HTTP server, its manifest on the stand-in. */
+static void http_repo(struct ctx *c, const char *prefix)
+{
+	char hello[128], manifest[256], repo_path[256];
+	const char *files[7];
+
+	testgit_unique(prefix, c->name, sizeof(c->name));
+	snprintf(c->full_name, sizeof(c->full_name), "acme/%s", c->name);
+	make_files(c->name, hello, sizeof(hello), manifest, sizeof(manifest), files);
+	snprintf(repo_path, sizeof(repo_path), "acme/%s.git", c->name);
+	private_repo(testenv_need("FORJA_TEST_HTTP_GIT_ROOT"), repo_path, c->name, files, c->sha);
+	snprintf(c->clone_url, sizeof(c->clone_url), "%s/%s",
+		 testenv_need("FORJA_TEST_HTTP_GIT_URL"), repo_path);
+	serve_manifest(c, files);
+}
+
 START_TEST(http_token_builds_and_leaks_nothing)
 {
 	const char *token = testenv_need("FORJA_TEST_HTTP_GIT_TOKEN");
-	char flag[256], hello[128], manifest[256], repo_path[256];
-	const char *files[7];
+	char flag[256];
 	struct ps_watch w = {.needles = {token, NULL, NULL}};
 	struct ctx c;
 	json_t *b;
@@ -241,14 +256,7 @@ START_TEST(http_token_builds_and_leaks_nothing)
 
 		start(&c, extra);
 	}
-	testgit_unique("privhttp", c.name, sizeof(c.name));
-	snprintf(c.full_name, sizeof(c.full_name), "acme/%s", c.name);
-	make_files(c.name, hello, sizeof(hello), manifest, sizeof(manifest), files);
-	snprintf(repo_path, sizeof(repo_path), "acme/%s.git", c.name);
-	private_repo(testenv_need("FORJA_TEST_HTTP_GIT_ROOT"), repo_path, c.name, files, c.sha);
-	snprintf(c.clone_url, sizeof(c.clone_url), "%s/%s", testenv_need("FORJA_TEST_HTTP_GIT_URL"),
-		 repo_path);
-	serve_manifest(&c, files);
+	http_repo(&c, "privhttp");
 
 	ck_assert_int_eq(pthread_create(&w.th, NULL, ps_loop, &w), 0);
 	b = deliver_and_wait(&c, "private-http");
@@ -267,8 +275,7 @@ END_TEST
 
 START_TEST(http_credentials_file_builds)
 {
-	char path[300], flag[400], hello[128], manifest[256], repo_path[256];
-	const char *files[7];
+	char path[300], flag[400];
 	struct ctx c;
 	json_t *b;
 
@@ -281,14 +288,7 @@ START_TEST(http_credentials_file_builds)
 
 		start(&c, extra);
 	}
-	testgit_unique("privcred", c.name, sizeof(c.name));
-	snprintf(c.full_name, sizeof(c.full_name), "acme/%s", c.name);
-	make_files(c.name, hello, sizeof(hello), manifest, sizeof(manifest), files);
-	snprintf(repo_path, sizeof(repo_path), "acme/%s.git", c.name);
-	private_repo(testenv_need("FORJA_TEST_HTTP_GIT_ROOT"), repo_path, c.name, files, c.sha);
-	snprintf(c.clone_url, sizeof(c.clone_url), "%s/%s", testenv_need("FORJA_TEST_HTTP_GIT_URL"),
-		 repo_path);
-	serve_manifest(&c, files);
+	http_repo(&c, "privcred");
 	b = deliver_and_wait(&c, "private-creds");
 	ck_assert_msg(!strcmp(json_string_value(json_object_get(b, "status")), "succeeded"), "%s",
 		      json_string_value(json_object_get(b, "error")));
@@ -303,22 +303,13 @@ END_TEST
 
 START_TEST(http_wrong_token_is_refused_clearly)
 {
-	char hello[128], manifest[256], repo_path[256];
-	const char *files[7];
 	const char *const extra[] = {"--github-token=ghs_wrong_token_0123456789", NULL};
 	struct ctx c;
 	const char *err;
 	json_t *b;
 
 	start(&c, extra);
-	testgit_unique("privbad", c.name, sizeof(c.name));
-	snprintf(c.full_name, sizeof(c.full_name), "acme/%s", c.name);
-	make_files(c.name, hello, sizeof(hello), manifest, sizeof(manifest), files);
-	snprintf(repo_path, sizeof(repo_path), "acme/%s.git", c.name);
-	private_repo(testenv_need("FORJA_TEST_HTTP_GIT_ROOT"), repo_path, c.name, files, c.sha);
-	snprintf(c.clone_url, sizeof(c.clone_url), "%s/%s", testenv_need("FORJA_TEST_HTTP_GIT_URL"),
-		 repo_path);
-	serve_manifest(&c, files);
+	http_repo(&c, "privbad");
 	b = deliver_and_wait(&c, "private-bad-token");
 	ck_assert_str_eq(json_string_value(json_object_get(b, "status")), "failed");
 	err = json_string_value(json_object_get(b, "error"));

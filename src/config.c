@@ -213,9 +213,10 @@ static int config_check_files(const struct config *cfg, char *err, size_t errlen
 		     {"FORJA_GIT_KNOWN_HOSTS_FILE", cfg->git_known_hosts_file}};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		if (!files[i].path)
+		/* empty is unset, as compose passes variables nobody set */
+		if (!files[i].path || !*files[i].path)
 			continue;
-		if (!*files[i].path || access(files[i].path, R_OK)) {
+		if (access(files[i].path, R_OK)) {
 			snprintf(err, errlen, "%s: \"%s\" is not a readable file", files[i].env,
 				 files[i].path);
 			return FORJA_EINVAL;

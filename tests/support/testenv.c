@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "problem_check.h"
 
 const char *testenv_need(const char *name)
 {
@@ -148,6 +149,8 @@ int http_request(const char *method, const char *url, const char *const *headers
 	out->body = b.data ? b.data : strdup("");
 	out->len = b.len;
 	out->headers = hb.data ? hb.data : strdup("");
+	if (rc == CURLE_OK)
+		problem_check_response(method, url, out);
 	return rc == CURLE_OK ? 0 : -1;
 }
 

@@ -49,7 +49,8 @@ struct http_resp {
 
 /*
  * One request. HEADERS is a NULL-terminated list of "Name: value" (or NULL); BODY may be
- * NULL. Returns 0 or -1 when no answer came. Release OUT with http_resp_free().
+ * NULL. Returns 0 or -1 when no answer came. Release OUT with http_resp_free(). An error
+ * answer outside the document's Problem schema aborts the test (problem_check_response()).
  */
 int http_request(const char *method, const char *url, const char *const *headers, const char *body,
 		 size_t len, struct http_resp *out);

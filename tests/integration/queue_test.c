@@ -136,7 +136,8 @@ START_TEST(fifo_with_per_service_serialization)
 	ck_assert_int_lt(B1->started_at, A2->started_at);
 	ck_assert_int_lt(B1->started_at, A1->finished_at);
 	ck_assert_int_ge(A2->started_at, A1->finished_at);
-	ck_assert_int_le(A1->started_at, B1->started_at);
+	/* A1 and B1 are taken by two workers at once: which one stamps started_at
+	 * first is a race, so no order is asserted between them. */
 	ck_assert_int_eq(A1->attempts, 1);
 	ck_assert_int_eq(A2->attempts, 1);
 	build_free(A1);

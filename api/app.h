@@ -16,6 +16,8 @@
 #include "../src/source.h"
 #include "../src/store.h"
 
+struct conns;
+
 struct app {
 	const struct config *cfg; /* borrowed */
 	struct store *store;
@@ -27,6 +29,7 @@ struct app {
 	struct github *github;
 	struct metrics *metrics;
 	struct builder_env env;
+	struct conns *conns; /* borrowed from the running server; NULL without one */
 	atomic_int stopping; /* set at shutdown: long-lived responses end */
 };
 

@@ -13,10 +13,12 @@
 #include "../src/errors.h"
 #include "../src/source.h"
 #include "../src/log.h"
+#include "conns.h"
 #include "problem.h"
 
 #define LIST_DEFAULT_LIMIT 20
 #define LOG_SLICE_MS	   1000 /* a follower re-checks stop and status at least this often */
+#define LOG_RETRY_AFTER_S  "5"
 #define LOG_STREAM_BLOCK   16384
 
 /* Path or query parameter NAME as a number, or DFLT when it is not given. The route layer has
@@ -155,6 +157,7 @@ int builds_api_get(const struct _u_request *req, struct _u_response *resp, struc
 
 struct log_stream {
 	struct app *app;
+	struct conns_stream *wait; /* while following; NULL without a guarded connection */
 	int64_t id;
 	uint64_t offset;
 	int follow; /* 0: end at the current end of the log */
@@ -172,31 +175,46 @@ static int build_is_final(struct app *app, int64_t id)
 	return final;
 }
 
+/*
+ * Never blocks: with nothing to send it suspends the connection (conns_stream_wait) and
+ * returns 0, and MHD calls it again once a log line, the log's end or a watchdog round
+ * resumes it. A callback that blocked would hold one of the server's few threads.
+ */
 static ssize_t log_stream_cb(void *ud, uint64_t pos, char *buf, size_t max)
 {
 	struct log_stream *ls = ud;
+	int ended = 0, final = 0;
+	long n;
 	(void)pos;
-	for (;;) {
-		if (atomic_load(&ls->app->stopping))
-			return U_STREAM_END;
-		int ended = 0, final = 0;
-		long n = build_logs_read(ls->app->logs, ls->id, ls->offset, buf, max, &ended);
-		if (n == 0 && !ended && ls->follow && build_is_final(ls->app, ls->id)) {
-			/* The log is complete before the build turns final: one more read after
-			 * seeing final has every byte. */
-			final = 1;
-			n = build_logs_read(ls->app->logs, ls->id, ls->offset, buf, max, &ended);
-		}
-		if (n < 0)
-			return U_STREAM_ERROR;
-		if (n > 0) {
-			ls->offset += (uint64_t)n;
-			return (ssize_t)n;
-		}
-		if (ended || final || !ls->follow)
-			return U_STREAM_END;
-		build_logs_wait(ls->app->logs, ls->id, ls->offset, LOG_SLICE_MS);
+	if (atomic_load(&ls->app->stopping))
+		return U_STREAM_END;
+	n = build_logs_read(ls->app->logs, ls->id, ls->offset, buf, max, &ended);
+	if (n == 0 && !ended && ls->follow && build_is_final(ls->app, ls->id)) {
+		/* The log is complete before the build turns final: one more read after
+		 * seeing final has every byte. */
+		final = 1;
+		n = build_logs_read(ls->app->logs, ls->id, ls->offset, buf, max, &ended);
 	}
+	if (n < 0)
+		return U_STREAM_ERROR;
+	if (n > 0) {
+		ls->offset += (uint64_t)n;
+		return (ssize_t)n;
+	}
+	if (ended || final || !ls->follow)
+		return U_STREAM_END;
+	if (ls->wait)
+		conns_stream_wait(ls->wait);
+	else
+		build_logs_wait(ls->app->logs, ls->id, ls->offset, LOG_SLICE_MS);
+	return 0;
+}
+
+static void log_stream_free(void *ud)
+{
+	struct log_stream *ls = ud;
+	conns_stream_close(ls->wait);
+	free(ls);
 }
 
 int builds_api_log(const struct _u_request *req, struct _u_response *resp, struct app *app)
@@ -218,15 +236,25 @@ int builds_api_log(const struct _u_request *req, struct _u_response *resp, struc
 	ls->app = app;
 	ls->id = id;
 	ls->follow = following;
-	/* ownership of LS moves to ulfius, released by free() when the stream ends */
-	if (ulfius_set_stream_response(resp, 200, log_stream_cb, free, U_STREAM_SIZE_UNKNOWN,
-				       LOG_STREAM_BLOCK, ls) != U_OK) {
+	err = following && app->conns ? conns_stream_open(app->conns, req, id, &ls->wait) : 0;
+	if (err == FORJA_EBUSY) {
 		free(ls);
+		u_map_put(resp->map_header, "Retry-After", LOG_RETRY_AFTER_S);
+		return problem_send(resp, 503,
+				    "as many logs are being followed as FORJA_MAX_STREAMS allows; "
+				    "retry later, or read the log without follow=true");
+	}
+	/* ownership of LS moves to ulfius, released by log_stream_free when the stream ends */
+	if (ulfius_set_stream_response(resp, 200, log_stream_cb, log_stream_free,
+				       U_STREAM_SIZE_UNKNOWN, LOG_STREAM_BLOCK, ls) != U_OK) {
+		log_stream_free(ls);
 		return problem_send(resp, 500, "cannot start the log stream");
 	}
 	u_map_put(resp->map_header, "Content-Type", "text/plain; charset=utf-8");
 	u_map_put(resp->map_header, "Cache-Control", "no-cache");
 	u_map_put(resp->map_header, "X-Content-Type-Options", "nosniff");
+	/* a proxy that buffers would hold the lines a follower waits for */
+	u_map_put(resp->map_header, "X-Accel-Buffering", "no");
 	return U_CALLBACK_COMPLETE;
 }
 

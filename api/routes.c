@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "../src/log.h"
 #include "badge_api.h"
 #include "builds_api.h"
+#include "conns.h"
 #include "images_api.h"
 #include "metrics_api.h"
 #include "problem.h"
@@ -22,23 +24,30 @@
 
 /* The one table binding operationIds of openapi/openapi.json to handlers. */
 const struct route_handler routes_table[] = {
-    {"receiveGithubWebhook", webhook_api_receive},
-    {"listBuilds", builds_api_list},
-    {"createBuild", builds_api_create},
-    {"getBuild", builds_api_get},
-    {"getBuildLog", builds_api_log},
-    {"cancelBuild", builds_api_cancel},
-    {"getBadge", badge_api_get},
-    {"listImages", images_api_list},
-    {"getHealth", system_api_health},
-    {"getMetrics", metrics_api_get},
-    {"getOpenapiDocument", system_api_openapi},
-    {"getDocs", system_api_docs},
-    {"getDocsAsset", system_api_docs_asset},
-    {NULL, NULL},
+    {"receiveGithubWebhook", webhook_api_receive, true},
+    {"listBuilds", builds_api_list, false},
+    {"createBuild", builds_api_create, false},
+    {"getBuild", builds_api_get, false},
+    {"getBuildLog", builds_api_log, false},
+    {"cancelBuild", builds_api_cancel, false},
+    {"getBadge", badge_api_get, false},
+    {"listImages", images_api_list, false},
+    {"getHealth", system_api_health, false},
+    {"getMetrics", metrics_api_get, false},
+    {"getOpenapiDocument", system_api_openapi, false},
+    {"getDocs", system_api_docs, false},
+    {"getDocsAsset", system_api_docs_asset, false},
+    {NULL, NULL, false},
 };
 
 #define ROUTES_MAX 64
+
+/* Who may call an operation, from its security requirement in the document. */
+enum route_access {
+	ROUTE_PUBLIC,
+	ROUTE_READ, /* readAuth: the read token or the API token, once a read token is set */
+	ROUTE_API,  /* bearerAuth: the API token */
+};
 
 struct route {
 	char method[8];
@@ -48,7 +57,8 @@ struct route {
 	const char *operation_id;
 	int (*fn)(const struct _u_request *req, struct _u_response *resp, struct app *app);
 	json_t *params; /* borrowed from doc: path-level then operation-level parameters */
-	bool bearer;
+	enum route_access access;
+	bool webhook_body;
 	struct app *app;
 };
 
@@ -115,16 +125,19 @@ static const struct route_handler *routes_find_handler(const struct route_handle
 	return NULL;
 }
 
-static bool routes_op_has_bearer(json_t *op)
+static enum route_access routes_op_access(json_t *op)
 {
 	json_t *sec = json_object_get(op, "security"), *req;
+	enum route_access access = ROUTE_PUBLIC;
 	size_t i;
 	json_array_foreach(sec, i, req)
 	{
 		if (json_object_get(req, "bearerAuth"))
-			return true;
+			return ROUTE_API;
+		if (json_object_get(req, "readAuth"))
+			access = ROUTE_READ;
 	}
-	return false;
+	return access;
 }
 
 /* Path-level parameters first, then the operation's (which may add to them). */
@@ -173,7 +186,8 @@ static int routes_add(struct routes *r, const char *path, const char *method, js
 	rt->operation_id = h->operation_id;
 	rt->fn = h->fn;
 	rt->params = routes_merge_params(path_item, op);
-	rt->bearer = routes_op_has_bearer(op);
+	rt->access = routes_op_access(op);
+	rt->webhook_body = h->webhook_body;
 	r->n++;
 	for (i = 0; i + 1 < r->n; i++) {
 		struct route *o = &r->routes[i];
@@ -218,8 +232,8 @@ static int routes_add_path(struct routes *r, const char *path, json_t *item,
 		size_t used = strlen(p->allow);
 		char method[8];
 		memcpy(method, r->routes[r->n - 1].method, sizeof(method));
-		snprintf(p->allow + used, sizeof(p->allow) - used, "%s%s", used ? ", " : "",
-			 method);
+		snprintf(p->allow + used, sizeof(p->allow) - used, "%s%s%s", used ? ", " : "",
+			 method, strcmp(method, "GET") ? "" : ", HEAD");
 	}
 	return 0;
 }
@@ -334,28 +348,73 @@ static void routes_log(const struct _u_request *req, const struct _u_response *r
 		 dt * 1000.0);
 }
 
-static int routes_check_bearer(const struct _u_request *req, struct _u_response *resp,
+/* Whether AUTH is "Bearer TOKEN", compared in constant time. */
+static bool routes_token_is(const char *auth, const char *token)
+{
+	size_t tlen = token ? strlen(token) : 0;
+	return token && auth && !strncasecmp(auth, "Bearer ", 7) && strlen(auth + 7) == tlen &&
+	       !gnutls_memcmp(auth + 7, token, tlen);
+}
+
+static int routes_unauthorized(struct _u_response *resp, const char *auth, const char *which)
+{
+	u_map_put(resp->map_header, "WWW-Authenticate", "Bearer realm=\"forja\"");
+	if (auth)
+		return problem_send(resp, 401, "the bearer token is wrong: send %s", which);
+	return problem_send(resp, 401, "missing 'Authorization: Bearer <token>' header: send %s",
+			    which);
+}
+
+static int routes_check_access(const struct _u_request *req, struct _u_response *resp,
 			       const struct route *rt)
 {
-	const char *token = rt->app->cfg->api_token;
+	const struct config *cfg = rt->app->cfg;
 	const char *auth = u_map_get_case(req->map_header, "Authorization");
-	size_t tlen;
 
-	if (!token)
+	if (rt->access == ROUTE_PUBLIC || (rt->access == ROUTE_READ && !cfg->read_token))
+		return 0;
+	if (rt->access == ROUTE_READ) {
+		if (routes_token_is(auth, cfg->read_token) || routes_token_is(auth, cfg->api_token))
+			return 0;
+		return routes_unauthorized(resp, auth, "the read token or the API token");
+	}
+	if (!cfg->api_token)
 		return problem_send(resp, 403,
 				    "%s %s is disabled because no API token is configured: start "
 				    "Forja with FORJA_API_TOKEN=<token> (or --api-token) and send "
 				    "'Authorization: Bearer <token>'",
 				    rt->method, rt->path);
-	tlen = strlen(token);
-	if (!auth || strncasecmp(auth, "Bearer ", 7) || strlen(auth + 7) != tlen ||
-	    gnutls_memcmp(auth + 7, token, tlen)) {
-		u_map_put(resp->map_header, "WWW-Authenticate", "Bearer realm=\"forja\"");
-		return problem_send(resp, 401, "%s",
-				    auth ? "the bearer token is wrong"
-					 : "missing 'Authorization: Bearer <token>' header");
+	if (routes_token_is(auth, cfg->api_token))
+		return 0;
+	return routes_unauthorized(resp, auth, "the API token");
+}
+
+/* ulfius keeps at most the largest cap + 1 bytes, so a longer body shows as cap + 1. */
+static int routes_check_body(const struct _u_request *req, struct _u_response *resp,
+			     const struct route *rt)
+{
+	const struct config *cfg = rt->app->cfg;
+	size_t cap = rt->webhook_body ? cfg->webhook_max_bytes : cfg->max_body_bytes;
+	const char *cl = u_map_get_case(req->map_header, "Content-Length");
+	unsigned long long declared = 0;
+	char *end = NULL;
+
+	if (cl) {
+		errno = 0;
+		declared = strtoull(cl, &end, 10);
+		if (errno == ERANGE)
+			declared = ULLONG_MAX;
 	}
-	return 0;
+	if (declared <= cap && req->binary_body_length <= cap)
+		return 0;
+	metrics_http_limit(rt->app->metrics, "body");
+	if (rt->webhook_body)
+		return problem_send(resp, 413,
+				    "the body is larger than %zu bytes (FORJA_WEBHOOK_MAX_BYTES; "
+				    "GitHub sends at most 25 MB)",
+				    cap);
+	return problem_send(resp, 413, "the body is larger than %zu bytes (FORJA_MAX_BODY_BYTES)",
+			    cap);
 }
 
 /* Digits with an optional '-': strtoll alone would also take " 5" and "+5". */
@@ -495,7 +554,10 @@ static int routes_dispatch(const struct _u_request *req, struct _u_response *res
 	double t0 = routes_now();
 	int rc;
 
-	rc = rt->bearer ? routes_check_bearer(req, resp, rt) : 0;
+	conns_mark_received(rt->app->conns, req);
+	rc = routes_check_body(req, resp, rt);
+	if (!rc)
+		rc = routes_check_access(req, resp, rt);
 	if (!rc)
 		rc = routes_check_params(req, resp, rt);
 	if (!rc)
@@ -510,6 +572,7 @@ static int routes_method_not_allowed(const struct _u_request *req, struct _u_res
 {
 	const struct route_path *p = ud;
 	double t0 = routes_now();
+	conns_mark_received(p->app->conns, req);
 	u_map_put(resp->map_header, "Allow", p->allow);
 	problem_send(resp, 405, "%s is not allowed on %s; allowed: %s", req->http_verb,
 		     req->url_path, p->allow);
@@ -521,6 +584,7 @@ static int routes_not_found(const struct _u_request *req, struct _u_response *re
 {
 	struct app *app = ud;
 	double t0 = routes_now();
+	conns_mark_received(app->conns, req);
 	problem_send(resp, 404,
 		     "no such path: %s (the API is described at /openapi.json and /docs)",
 		     req->url_path);
@@ -535,6 +599,11 @@ int routes_register(struct routes *r, struct _u_instance *inst, struct app *app)
 		if (ulfius_add_endpoint_by_val(inst, r->routes[i].method, NULL,
 					       r->routes[i].ulfius_path, 0, routes_dispatch,
 					       &r->routes[i]) != U_OK)
+			return FORJA_EINVAL;
+		/* MHD sends a HEAD answer's headers, Content-Length included, and no body */
+		if (!strcmp(r->routes[i].method, "GET") &&
+		    ulfius_add_endpoint_by_val(inst, "HEAD", NULL, r->routes[i].ulfius_path, 0,
+					       routes_dispatch, &r->routes[i]) != U_OK)
 			return FORJA_EINVAL;
 	}
 	for (size_t i = 0; i < r->npaths; i++) {

@@ -1,9 +1,12 @@
 /* Route binding from the OpenAPI document: each operationId maps to one handler of the table
- * in routes.c; unknown paths get 404, known paths with another method 405 with Allow. */
+ * in routes.c; unknown paths get 404, known paths with another method 405 with Allow. Every GET
+ * also answers HEAD. Before a handler runs: the body cap, the token the operation's security
+ * asks for, and every declared parameter. */
 #ifndef FORJA_ROUTES_H
 #define FORJA_ROUTES_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <ulfius.h>
 
@@ -12,6 +15,7 @@
 struct route_handler {
 	const char *operation_id;
 	int (*fn)(const struct _u_request *req, struct _u_response *resp, struct app *app);
+	bool webhook_body; /* capped at FORJA_WEBHOOK_MAX_BYTES, not FORJA_MAX_BODY_BYTES */
 };
 
 struct routes;

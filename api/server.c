@@ -9,17 +9,18 @@
 #include "../src/errors.h"
 #include "../src/log.h"
 #include "assets.h"
+#include "conns.h"
 #include "routes.h"
 
-/* GitHub caps deliveries at 25 MB; one byte more tells a truncated body from a full one. */
-#define SERVER_MAX_BODY (25u * 1024u * 1024u + 1u)
-/* Idle keep-alive connections are closed after this long; log followers keep theirs busy. */
-#define SERVER_IDLE_TIMEOUT_S 120
+/* Above the connection limit Forja answers 503 itself; MHD's own limit is a backstop past it
+ * for the connections that are being refused. */
+#define SERVER_LIMIT_SLACK 64
 
 struct server {
 	struct _u_instance inst;
 	struct routes *routes;
 	struct app *app;
+	struct conns *conns;
 	struct sockaddr_in addr;
 	unsigned port;
 	int running;
@@ -50,19 +51,30 @@ static unsigned server_read_port(struct server *srv)
 	return ntohs(sa.sin_port);
 }
 
-static int server_run(struct server *srv, int max_conn, char *err, size_t errlen)
+/*
+ * epoll with a small thread pool: a connection costs a table entry, not a thread, and select()'s
+ * 1,024-descriptor ceiling is gone. Long-lived responses suspend their connection while they
+ * wait (conns.h), since a callback that blocks would hold one of the few threads.
+ */
+static int server_run(struct server *srv, const struct config *cfg, char *err, size_t errlen)
 {
-	/* ulfius requires the first two; the rest bound threads and idle connections */
-	struct MHD_OptionItem ops[] = {
-	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
-	    {MHD_OPTION_SOCK_ADDR, 0, &srv->addr},
-	    {MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL},
-	    {MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_TIMEOUT_S, NULL},
-	    {MHD_OPTION_END, 0, NULL},
-	};
+	struct MHD_OptionItem ops[CONNS_MHD_OPTIONS + 6];
+	size_t n = CONNS_MHD_OPTIONS;
+
+	/* ulfius's URI logger and completion callback, wrapped by conns */
+	conns_mhd_options(srv->conns, ops);
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &srv->addr};
+	ops[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->http_threads, NULL};
+	ops[n++] = (struct MHD_OptionItem){
+	    MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections + SERVER_LIMIT_SLACK, NULL};
+	/* a backstop for a client that stops reading a response; conns times the rest */
+	ops[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+				    (intptr_t)cfg->idle_timeout_s + cfg->request_deadline_s, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	unsigned flags =
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	if (ulfius_start_framework_with_mhd_options(&srv->inst, flags, ops) != U_OK) {
 		snprintf(err, errlen,
@@ -73,6 +85,35 @@ static int server_run(struct server *srv, int max_conn, char *err, size_t errlen
 	srv->running = 1;
 	srv->port = server_read_port(srv);
 	return 0;
+}
+
+static int server_conns(struct server *srv, const struct config *cfg)
+{
+	const struct conns_limits lim = {
+	    .max_connections = cfg->max_connections,
+	    .max_per_address = cfg->max_per_address,
+	    .max_streams = cfg->max_streams,
+	    .request_deadline_ms = cfg->request_deadline_s * 1000,
+	    .idle_timeout_ms = cfg->idle_timeout_s * 1000,
+	};
+	int rc = conns_new(&lim, srv->app->metrics, &srv->conns);
+	if (rc)
+		return rc;
+	srv->app->conns = srv->conns;
+	if (srv->app->logs)
+		build_logs_set_notify(srv->app->logs, conns_wake, srv->conns);
+	return 0;
+}
+
+static void server_conns_close(struct server *srv)
+{
+	if (!srv->conns)
+		return;
+	if (srv->app->logs)
+		build_logs_set_notify(srv->app->logs, NULL, NULL);
+	srv->app->conns = NULL;
+	conns_free(srv->conns);
+	srv->conns = NULL;
 }
 
 int server_start(struct app *app, const char *host, unsigned port, struct server **out, char *err,
@@ -102,14 +143,22 @@ int server_start(struct app *app, const char *host, unsigned port, struct server
 		rc = FORJA_ENOMEM;
 		goto fail;
 	}
-	srv->inst.max_post_body_size = SERVER_MAX_BODY;
-	srv->inst.timeout = SERVER_IDLE_TIMEOUT_S;
+	/* one byte over the largest cap tells a truncated body from a full one */
+	srv->inst.max_post_body_size =
+	    (app->cfg->webhook_max_bytes > app->cfg->max_body_bytes ? app->cfg->webhook_max_bytes
+								    : app->cfg->max_body_bytes) +
+	    1;
 	rc = routes_register(srv->routes, &srv->inst, app);
 	if (rc) {
 		snprintf(err, errlen, "cannot register the routes");
 		goto fail_inst;
 	}
-	rc = server_run(srv, app->cfg->max_connections, err, errlen);
+	rc = server_conns(srv, app->cfg);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the connection watchdog");
+		goto fail_inst;
+	}
+	rc = server_run(srv, app->cfg, err, errlen);
 	if (rc)
 		goto fail_inst;
 	log_info("serving %zu operations from the OpenAPI document on %s:%u",
@@ -118,6 +167,7 @@ int server_start(struct app *app, const char *host, unsigned port, struct server
 	return 0;
 fail_inst:
 	ulfius_clean_instance(&srv->inst);
+	server_conns_close(srv);
 fail:
 	routes_free(srv->routes);
 	free(srv);
@@ -133,11 +183,13 @@ void server_stop(struct server *srv)
 {
 	if (!srv)
 		return;
-	/* streams poll this at least once a second, so the stop below does not wait long */
+	/* streams end when they see this; suspended ones are resumed to see it */
 	atomic_store(&srv->app->stopping, 1);
+	conns_shutdown(srv->conns);
 	if (srv->running)
 		ulfius_stop_framework(&srv->inst);
 	ulfius_clean_instance(&srv->inst);
+	server_conns_close(srv);
 	routes_free(srv->routes);
 	free(srv);
 }

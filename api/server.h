@@ -1,5 +1,6 @@
-/* The HTTP server: ulfius with a bounded number of connection threads, routes bound from the
- * embedded OpenAPI document, an access-log line and a metric per request. */
+/* The HTTP server: ulfius on libmicrohttpd's epoll thread pool with guarded connections
+ * (conns.h), routes bound from the embedded OpenAPI document, an access-log line and a metric
+ * per request. */
 #ifndef FORJA_SERVER_H
 #define FORJA_SERVER_H
 

@@ -41,21 +41,6 @@ static int count_outcome(struct app *app, const char *event, const char *outcome
 	return rc;
 }
 
-/* 413 when Content-Length says too much, or the body filled the server's buffer past the limit
- * (it truncates silently at limit + 1). */
-static bool body_too_large(const struct _u_request *req)
-{
-	const char *cl = header(req, "Content-Length");
-	if (cl) {
-		char *end = NULL;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno == ERANGE || (end && *end == '\0' && n > WEBHOOK_MAX_BODY))
-			return true;
-	}
-	return req->binary_body_length > WEBHOOK_MAX_BODY;
-}
-
 /* 0 for application/json, 1 for form-encoded, -1 otherwise (parameters after ';' ignored). */
 static int content_kind(const char *ct)
 {
@@ -284,13 +269,7 @@ int webhook_api_receive(const struct _u_request *req, struct _u_response *resp, 
 	int rc = U_CALLBACK_COMPLETE;
 	if (!d.hook_id)
 		d.hook_id = "";
-	/* Size before anything: the body may be truncated and must not be read. */
-	if (body_too_large(req))
-		return count_outcome(app, d.event, "rejected",
-				     problem_send(resp, 413,
-						  "the body is larger than %zu bytes (GitHub's "
-						  "limit for webhook payloads)",
-						  WEBHOOK_MAX_BODY));
+	/* the route layer has answered 413 already for a body over FORJA_WEBHOOK_MAX_BYTES */
 	if (check_signature(req, resp, app, d.event))
 		return U_CALLBACK_COMPLETE;
 	if (delivery_read(req, resp, app, &d))

@@ -41,6 +41,8 @@ struct build_logs {
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC */
 	struct log_entry *entries;
+	void (*notify)(void *ud, int64_t id); /* under mu; called outside it */
+	void *notify_ud;
 };
 
 static int cmp_len_desc(const void *a, const void *b)
@@ -287,7 +289,11 @@ int build_logs_append(struct build_logs *logs, int64_t id, const char *text, siz
 	if (rc == 0)
 		rc = entry_write(logs, e, masked, mlen);
 	pthread_cond_broadcast(&logs->cond);
+	void (*notify)(void *, int64_t) = logs->notify;
+	void *ud = logs->notify_ud;
 	pthread_mutex_unlock(&logs->mu);
+	if (notify)
+		notify(ud, id);
 	free(masked);
 	if (rc != 0)
 		log_error("cannot write build %" PRId64 " log: %s", id, errors_text(rc));
@@ -335,6 +341,18 @@ void build_logs_end(struct build_logs *logs, int64_t id)
 	}
 	entries_prune(logs);
 	pthread_cond_broadcast(&logs->cond);
+	void (*notify)(void *, int64_t) = logs->notify;
+	void *ud = logs->notify_ud;
+	pthread_mutex_unlock(&logs->mu);
+	if (notify)
+		notify(ud, id);
+}
+
+void build_logs_set_notify(struct build_logs *logs, void (*fn)(void *ud, int64_t id), void *ud)
+{
+	pthread_mutex_lock(&logs->mu);
+	logs->notify = fn;
+	logs->notify_ud = ud;
 	pthread_mutex_unlock(&logs->mu);
 }
 

@@ -34,5 +34,11 @@ long build_logs_read(struct build_logs *logs, int64_t id, uint64_t offset, char 
 		     int *ended);
 /* Waits until build ID's log grows past OFFSET, ends, or TIMEOUT_MS passes. */
 void build_logs_wait(struct build_logs *logs, int64_t id, uint64_t offset, int timeout_ms);
+/*
+ * FN(UD, ID) is called after every append to, and the end of, build ID's log, from the
+ * writing thread and outside the logs' lock, so readers that do not sleep in build_logs_wait
+ * (suspended HTTP streams) learn of new bytes. FN NULL removes it. UD borrowed.
+ */
+void build_logs_set_notify(struct build_logs *logs, void (*fn)(void *ud, int64_t id), void *ud);
 
 #endif

@@ -47,6 +47,10 @@ static const struct opt config_opts[] = {
      "accept webhooks without a signature when no secret is set"},
     {"api-token", "FORJA_API_TOKEN", OPT_STR, OFF(api_token), NULL, 0, 0,
      "bearer token for POST /builds and cancel (unset: those are disabled)"},
+    {"read-token", "FORJA_READ_TOKEN", OPT_STR, OFF(read_token), NULL, 0, 0,
+     "bearer token the history, logs, images and metrics then need (the API token works too)"},
+    {"read-token-file", "FORJA_READ_TOKEN_FILE", OPT_STR, OFF(read_token_file), NULL, 0, 0,
+     "file whose first line is the read token"},
     {"branch", "FORJA_BRANCH", OPT_STR, OFF(branch), "develop", 0, 0,
      "merges into this branch are built"},
     {"manifest", "FORJA_MANIFEST", OPT_STR, OFF(manifest), "images.json", 0, 0,
@@ -74,8 +78,23 @@ static const struct opt config_opts[] = {
      "error, warning, info or debug"},
     {"log-max-bytes", "FORJA_LOG_MAX_BYTES", OPT_SIZE, OFF(log_max_bytes), "5242880", 1024,
      LONG_MAX, "cap of one build's stored log"},
-    {"max-connections", "FORJA_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), "256", 4, 10000,
-     "concurrent HTTP connections (one thread each)"},
+    {"max-connections", "FORJA_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), "4096", 16, 100000,
+     "HTTP connections open at once, in all; more are answered 503 and closed"},
+    {"max-connections-per-address", "FORJA_MAX_CONNECTIONS_PER_ADDRESS", OPT_INT,
+     OFF(max_per_address), "32", 0, 100000,
+     "HTTP connections open at once per client address (0 = no limit, behind a proxy)"},
+    {"http-threads", "FORJA_HTTP_THREADS", OPT_INT, OFF(http_threads), "4", 1, 64,
+     "threads serving HTTP; connections do not take one each"},
+    {"idle-timeout", "FORJA_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout_s), "30", 1, 3600,
+     "seconds a kept-alive connection may wait for its next request"},
+    {"request-deadline", "FORJA_REQUEST_DEADLINE", OPT_INT, OFF(request_deadline_s), "10", 1, 3600,
+     "seconds to receive a whole request, headers and body, however slowly sent"},
+    {"max-streams", "FORJA_MAX_STREAMS", OPT_INT, OFF(max_streams), "256", 1, 100000,
+     "log follows open at once; more are answered 503"},
+    {"max-body-bytes", "FORJA_MAX_BODY_BYTES", OPT_SIZE, OFF(max_body_bytes), "65536", 1024,
+     26214400, "request body cap, except webhooks (413 above)"},
+    {"webhook-max-bytes", "FORJA_WEBHOOK_MAX_BYTES", OPT_SIZE, OFF(webhook_max_bytes), "26214400",
+     1024, 104857600, "webhook body cap (GitHub sends at most 25 MB)"},
 };
 
 #define N_OPTS (sizeof(config_opts) / sizeof(config_opts[0]))
@@ -225,6 +244,45 @@ static int config_check_files(const struct config *cfg, char *err, size_t errlen
 	return 0;
 }
 
+/* FORJA_READ_TOKEN, or the first line of FORJA_READ_TOKEN_FILE (a Docker or systemd secret). */
+static int config_read_token(struct config *cfg, char *err, size_t errlen)
+{
+	char line[512];
+	FILE *f;
+	int rc = 0;
+
+	if (cfg->read_token_file && !*cfg->read_token_file) {
+		free(cfg->read_token_file);
+		cfg->read_token_file = NULL;
+	}
+	if (cfg->read_token && cfg->read_token_file) {
+		snprintf(err, errlen, "set FORJA_READ_TOKEN or FORJA_READ_TOKEN_FILE, not both");
+		return FORJA_EINVAL;
+	}
+	if (cfg->read_token_file) {
+		f = fopen(cfg->read_token_file, "r");
+		if (!f) {
+			snprintf(err, errlen,
+				 "FORJA_READ_TOKEN_FILE: \"%s\" is not a readable file",
+				 cfg->read_token_file);
+			return FORJA_EINVAL;
+		}
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		cfg->read_token = strdup(line);
+		if (!cfg->read_token)
+			return FORJA_ENOMEM;
+	}
+	if (cfg->read_token && !*cfg->read_token) {
+		snprintf(err, errlen, "the read token (FORJA_READ_TOKEN%s) is set but empty",
+			 cfg->read_token_file ? "_FILE" : "");
+		rc = FORJA_EINVAL;
+	}
+	return rc;
+}
+
 static int config_set_str(char **slot, const char *a, const char *b)
 {
 	size_t len = strlen(a) + strlen(b) + 1;
@@ -318,6 +376,9 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "FORJA_API_TOKEN is set but empty");
 		return FORJA_EINVAL;
 	}
+	rc = config_read_token(cfg, err, errlen);
+	if (rc)
+		return rc;
 	return config_check_files(cfg, err, errlen);
 }
 

@@ -21,8 +21,10 @@ struct config {
 	char *webhook_secret;
 	bool allow_unsigned_webhooks;
 	char *api_token;
-	char *branch;	/* builds run for merges into this branch */
-	char *manifest; /* path of the images manifest in the repository */
+	char *read_token;      /* when set, the history, logs, images and metrics need a token */
+	char *read_token_file; /* read_token from a file's first line */
+	char *branch;	       /* builds run for merges into this branch */
+	char *manifest;	       /* path of the images manifest in the repository */
 	int workers;
 	int build_timeout_s;
 	char *github_api_url;
@@ -34,8 +36,15 @@ struct config {
 	char *allowed_hosts;	    /* extra hosts clone/API URLs may point at, comma separated */
 	char *public_url;	    /* how users reach Forja; links and commit statuses use it */
 	char *log_level;
-	size_t log_max_bytes; /* cap of one build's stored log */
-	int max_connections;  /* bound on concurrent HTTP connections (one thread each) */
+	size_t log_max_bytes;	/* cap of one build's stored log */
+	int max_connections;	/* HTTP connections open at once, in all */
+	int max_per_address;	/* HTTP connections open at once per client address; 0 = no limit */
+	int http_threads;	/* threads serving HTTP (connections do not take one each) */
+	int idle_timeout_s;	/* a kept-alive connection idle this long is closed */
+	int request_deadline_s; /* a request (headers and body) must be in within this */
+	int max_streams;	/* log follows open at once */
+	size_t max_body_bytes;	/* request body cap, except webhooks */
+	size_t webhook_max_bytes; /* webhook body cap */
 };
 
 /*

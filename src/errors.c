@@ -17,6 +17,7 @@ const char *errors_text(int err)
 	case FORJA_EDB: return "database error";
 	case FORJA_EUPSTREAM: return "upstream error";
 	case FORJA_ETOOBIG: return "too large";
+	case FORJA_EBUSY: return "busy, retry later";
 	}
 	return "unknown error";
 }

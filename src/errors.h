@@ -18,6 +18,7 @@ enum forja_err {
 	FORJA_EDB = -11,	 /* the history database failed */
 	FORJA_EUPSTREAM = -12,	 /* a peer answered, but with an error */
 	FORJA_ETOOBIG = -13,	 /* input over its bound */
+	FORJA_EBUSY = -14,	 /* a limit on things open at once is reached: retry later */
 };
 
 /* Static text for an error code; never NULL. */

@@ -42,6 +42,11 @@ static const char *const webhook_outcomes[] = {"queued",   "ignored", "duplicate
 					       "rejected", "error",   "other"};
 #define N_OUTCOMES (sizeof(webhook_outcomes) / sizeof(webhook_outcomes[0]))
 
+/* HTTP limits counted by forja_http_limited_total. */
+static const char *const http_limits[] = {"connections", "per_address", "deadline", "idle",
+					  "body",	 "streams",	"other"};
+#define N_LIMITS (sizeof(http_limits) / sizeof(http_limits[0]))
+
 /* Final statuses counted by forja_builds_total. */
 static const enum build_status final_statuses[] = {BUILD_SUCCEEDED, BUILD_FAILED, BUILD_CANCELLED};
 static const char *const final_names[] = {"succeeded", "failed", "cancelled"};
@@ -68,6 +73,9 @@ struct metrics {
 	counter_t builds[N_FINAL];
 	struct histogram build_duration;
 	counter_t webhooks[N_EVENTS][N_OUTCOMES];
+	counter_t limited[N_LIMITS];
+	_Atomic int64_t connections; /* gauges */
+	_Atomic int64_t streams;
 };
 
 int metrics_new(struct metrics **out)
@@ -167,6 +175,20 @@ void metrics_webhook(struct metrics *m, const char *event, const char *outcome)
 	size_t e = name_index(webhook_events, N_EVENTS, event);
 	size_t o = name_index(webhook_outcomes, N_OUTCOMES, outcome);
 	count(&m->webhooks[e][o], 1);
+}
+
+void metrics_http_limit(struct metrics *m, const char *limit)
+{
+	if (m)
+		count(&m->limited[name_index(http_limits, N_LIMITS, limit)], 1);
+}
+
+void metrics_http_open(struct metrics *m, int connections, int streams)
+{
+	if (!m)
+		return;
+	atomic_fetch_add_explicit(&m->connections, connections, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->streams, streams, memory_order_relaxed);
 }
 
 void metrics_on_build(void *ud, const struct build *b)
@@ -307,8 +329,22 @@ static bool route_used(struct route_stats *r)
 	return load(&r->count) > 0;
 }
 
+static void render_limits(FILE *f, struct metrics *m)
+{
+	put_header(f, "forja_http_connections", "gauge", "HTTP connections open.");
+	fprintf(f, "forja_http_connections %lld\n", (long long)atomic_load(&m->connections));
+	put_header(f, "forja_http_streams", "gauge", "Long-lived responses open (log follows).");
+	fprintf(f, "forja_http_streams %lld\n", (long long)atomic_load(&m->streams));
+	put_header(f, "forja_http_limited_total", "counter",
+		   "Connections refused or cut, and requests refused, by the limit they hit.");
+	for (size_t i = 0; i < N_LIMITS; i++)
+		fprintf(f, "forja_http_limited_total{limit=\"%s\"} %llu\n", http_limits[i],
+			(unsigned long long)load(&m->limited[i]));
+}
+
 static void render_http(FILE *f, struct metrics *m)
 {
+	render_limits(f, m);
 	int n = atomic_load_explicit(&m->nroutes, memory_order_acquire);
 	put_header(f, "forja_http_requests_total", "counter",
 		   "HTTP requests answered, by route (operationId) and status.");

@@ -21,6 +21,11 @@ void metrics_http_request(struct metrics *m, const char *route, int status, doub
 /* EVENT is X-GitHub-Event; OUTCOME one of "queued", "ignored", "duplicate", "rejected", "error".
  * Events outside a fixed set of GitHub event names count as "other", as do unknown outcomes. */
 void metrics_webhook(struct metrics *m, const char *event, const char *outcome);
+/* LIMIT is the HTTP limit that was hit: "connections", "per_address", "deadline", "idle",
+ * "body" or "streams" (anything else counts as "other"). */
+void metrics_http_limit(struct metrics *m, const char *limit);
+/* Adds the deltas to the gauges of open HTTP connections and of open long-lived streams. */
+void metrics_http_open(struct metrics *m, int connections, int streams);
 /* A queue observer callback (UD is the struct metrics): counts final builds and durations. */
 void metrics_on_build(void *ud, const struct build *b);
 

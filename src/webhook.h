@@ -8,8 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* GitHub caps payloads at 25 MB; Forja refuses more before reading them. */
-#define WEBHOOK_MAX_BODY ((size_t)25 * 1024 * 1024)
 /* Deepest JSON nesting accepted in a payload or manifest (GitHub's payloads use about 6). */
 #define WEBHOOK_MAX_JSON_DEPTH 64
 

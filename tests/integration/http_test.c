@@ -71,13 +71,13 @@ START_TEST(wrong_method_is_405_with_allow)
 	ck_assert_int_eq(http_request("DELETE", url, NULL, NULL, 0, &r), 0);
 	assert_problem(&r, 405, "DELETE is not allowed");
 	allow = http_resp_header(&r, "Allow");
-	ck_assert_str_eq(allow, "GET");
+	ck_assert_str_eq(allow, "GET, HEAD");
 	free(allow);
 	http_resp_free(&r);
 	snprintf(url, sizeof(url), "%s/builds", env.base_url);
 	ck_assert_int_eq(http_request("PUT", url, NULL, NULL, 0, &r), 0);
 	allow = http_resp_header(&r, "Allow");
-	ck_assert_str_eq(allow, "GET, POST");
+	ck_assert_str_eq(allow, "GET, HEAD, POST");
 	free(allow);
 	http_resp_free(&r);
 }

@@ -58,6 +58,9 @@ static void start(struct ctx *c, const char *const *flags)
 	args[n++] = c->api_flag;
 	args[n++] = "--docker-host=unix:///nonexistent/forja-test.sock";
 	args[n++] = "--workers=1";
+	/* a 26 MB body is one of the cases: under ASan every realloc of ulfius's body buffer
+	 * copies it, so receiving it takes longer than the default deadline */
+	args[n++] = "--request-deadline=300";
 	for (size_t i = 0; flags && flags[i] && n < 22; i++)
 		args[n++] = flags[i];
 	args[n] = NULL;

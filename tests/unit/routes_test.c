@@ -15,7 +15,8 @@ static int h_b(const struct _u_request *r, struct _u_response *s, struct app *a)
 	return 0;
 }
 
-static const struct route_handler table_ab[] = {{"opA", h_a}, {"opB", h_b}, {NULL, NULL}};
+static const struct route_handler table_ab[] = {
+    {"opA", h_a, false}, {"opB", h_b, false}, {NULL, NULL, false}};
 
 static int build(const char *doc, const struct route_handler *table, char *err, size_t len)
 {

@@ -173,23 +173,31 @@ static struct conn *req_find(struct conns *c, const struct _u_request *req)
 	return NULL;
 }
 
-/* Counts a limit hit; says so in the log at most once per LOG_EVERY_MS. Under C->mu. */
-static void limit_hit(struct conns *c, enum limit_kind kind, const char *client)
+/* Logs the hits of each limit not yet logged, at most once per LOG_EVERY_MS. Under C->mu. */
+static void limits_flush(struct conns *c, int64_t now)
 {
-	struct limit_log *l = &c->logs[kind];
-	int64_t now = deadline_now_ms();
-	metrics_http_limit(c->m, limit_names[kind]);
-	l->unlogged++;
-	snprintf(l->client, sizeof(l->client), "%s", client);
-	if (l->last_ms && now - l->last_ms < LOG_EVERY_MS)
-		return;
 	static const char *const what[N_LIMIT] = {
 	    "refused at FORJA_MAX_CONNECTIONS", "refused at FORJA_MAX_CONNECTIONS_PER_ADDRESS",
 	    "cut at FORJA_REQUEST_DEADLINE", "closed at FORJA_IDLE_TIMEOUT"};
-	log_warn("http: %llu connection(s) %s in the last %d s (last from %s)",
-		 (unsigned long long)l->unlogged, what[kind], LOG_EVERY_MS / 1000, l->client);
-	l->unlogged = 0;
-	l->last_ms = now;
+	for (int k = 0; k < N_LIMIT; k++) {
+		struct limit_log *l = &c->logs[k];
+		if (!l->unlogged || (l->last_ms && now - l->last_ms < LOG_EVERY_MS))
+			continue;
+		log_warn("http: %llu connection(s) %s (last from %s)",
+			 (unsigned long long)l->unlogged, what[k], l->client);
+		l->unlogged = 0;
+		l->last_ms = now;
+	}
+}
+
+/* Counts a limit hit for /metrics and the next log line. Under C->mu. */
+static void limit_hit(struct conns *c, enum limit_kind kind, const char *client)
+{
+	struct limit_log *l = &c->logs[kind];
+	metrics_http_limit(c->m, limit_names[kind]);
+	l->unlogged++;
+	snprintf(l->client, sizeof(l->client), "%s", client);
+	limits_flush(c, deadline_now_ms());
 }
 
 /* A canned answer written before any byte of the request is read, then the connection is
@@ -395,6 +403,7 @@ static void *watchdog_main(void *arg)
 		if (c->quit)
 			break;
 		watchdog_round(c, deadline_now_ms());
+		limits_flush(c, deadline_now_ms());
 		if (++tick % WAKE_TICKS == 0)
 			streams_resume_waiting(c, true, 0);
 	}

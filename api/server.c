@@ -2,8 +2,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "../src/errors.h"
@@ -51,6 +54,17 @@ static unsigned server_read_port(struct server *srv)
 	return ntohs(sa.sin_port);
 }
 
+/* MHD reports every connection a client or the watchdog dropped: at debug level only, or an
+ * attack would flood the log (conns logs the limits, rate-limited). */
+static void server_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", msg);
+}
+
 /*
  * epoll with a small thread pool: a connection costs a table entry, not a thread, and select()'s
  * 1,024-descriptor ceiling is gone. Long-lived responses suspend their connection while they
@@ -58,11 +72,14 @@ static unsigned server_read_port(struct server *srv)
  */
 static int server_run(struct server *srv, const struct config *cfg, char *err, size_t errlen)
 {
-	struct MHD_OptionItem ops[CONNS_MHD_OPTIONS + 6];
-	size_t n = CONNS_MHD_OPTIONS;
+	struct MHD_OptionItem ops[CONNS_MHD_OPTIONS + 7];
+	size_t n = CONNS_MHD_OPTIONS + 1;
 
+	/* MHD wants its logger first, or it logs the options before it on its own */
+	ops[0] =
+	    (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)server_mhd_log, NULL};
 	/* ulfius's URI logger and completion callback, wrapped by conns */
-	conns_mhd_options(srv->conns, ops);
+	conns_mhd_options(srv->conns, ops + 1);
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &srv->addr};
 	ops[n++] =
 	    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->http_threads, NULL};
@@ -85,6 +102,21 @@ static int server_run(struct server *srv, const struct config *cfg, char *err, s
 	srv->running = 1;
 	srv->port = server_read_port(srv);
 	return 0;
+}
+
+/* Every connection is a descriptor: the soft limit goes up to what the limits need. */
+static void server_raise_nofile(const struct config *cfg)
+{
+	rlim_t want = (rlim_t)cfg->max_connections + SERVER_LIMIT_SLACK + 256;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want) ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+		log_warn("FORJA_MAX_CONNECTIONS=%d needs about %llu open files but the limit is "
+			 "%llu: raise it (LimitNOFILE=, ulimit -n) or lower the setting",
+			 cfg->max_connections, (unsigned long long)want,
+			 (unsigned long long)rl.rlim_cur);
 }
 
 static int server_conns(struct server *srv, const struct config *cfg)
@@ -153,6 +185,7 @@ int server_start(struct app *app, const char *host, unsigned port, struct server
 		snprintf(err, errlen, "cannot register the routes");
 		goto fail_inst;
 	}
+	server_raise_nofile(app->cfg);
 	rc = server_conns(srv, app->cfg);
 	if (rc) {
 		snprintf(err, errlen, "cannot start the connection watchdog");

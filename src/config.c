@@ -81,7 +81,7 @@ static const struct opt config_opts[] = {
     {"max-connections", "FORJA_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), "4096", 16, 100000,
      "HTTP connections open at once, in all; more are answered 503 and closed"},
     {"max-connections-per-address", "FORJA_MAX_CONNECTIONS_PER_ADDRESS", OPT_INT,
-     OFF(max_per_address), "32", 0, 100000,
+     OFF(max_per_address), "64", 0, 100000,
      "HTTP connections open at once per client address (0 = no limit, behind a proxy)"},
     {"http-threads", "FORJA_HTTP_THREADS", OPT_INT, OFF(http_threads), "4", 1, 64,
      "threads serving HTTP; connections do not take one each"},

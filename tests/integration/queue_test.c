@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "testbuild.h"
 #include "testenv.h"
 #include "testgit.h"
 
@@ -38,29 +39,6 @@ static void make_repo(const char *prefix, int secs, char *url, size_t len, char 
 	const char *files[] = {"Dockerfile", dockerfile, "stamp", stamp, NULL};
 	testgit_commit(name, "main", files, sha);
 	testgit_url(name, url, (unsigned)len);
-}
-
-/* Inserts and queues a build of SERVICE:VERSION from URL at SHA; returns its id. */
-static int64_t queue_build(struct testenv *t, const char *service, const char *version,
-			   const char *url, const char *sha)
-{
-	struct build *b = build_new();
-	char image[512];
-	b->service = strdup(service);
-	b->version = strdup(version);
-	b->type = strdup("docker");
-	b->repository = strdup(url);
-	b->clone_url = strdup(url);
-	b->commit = strdup(sha);
-	b->ref = strdup(sha);
-	b->trigger = TRIGGER_CLI;
-	builder_image_ref(t->cfg.registry, service, version, image, sizeof(image));
-	b->image = strdup(image);
-	ck_assert_int_eq(store_build_insert(t->app.store, b), 0);
-	int64_t id = b->id;
-	build_free(b);
-	ck_assert_int_eq(queue_push(t->app.queue, id), 0);
-	return id;
 }
 
 static struct build *get_build(struct store *st, int64_t id)
@@ -122,9 +100,9 @@ START_TEST(fifo_with_per_service_serialization)
 	make_repo("qa1", 4, url_slow, sizeof(url_slow), sha_slow);
 	make_repo("qa2", 0, url_fast, sizeof(url_fast), sha_fast);
 	make_repo("qb1", 0, url_b, sizeof(url_b), sha_b);
-	int64_t a1 = queue_build(&t, "qsvc-a", "1", url_slow, sha_slow);
-	int64_t a2 = queue_build(&t, "qsvc-a", "2", url_fast, sha_fast);
-	int64_t b1 = queue_build(&t, "qsvc-b", "1", url_b, sha_b);
+	int64_t a1 = testbuild_queue(&t, "qsvc-a", "1", url_slow, sha_slow);
+	int64_t a2 = testbuild_queue(&t, "qsvc-a", "2", url_fast, sha_fast);
+	int64_t b1 = testbuild_queue(&t, "qsvc-b", "1", url_b, sha_b);
 
 	struct build *A1 = wait_status(t.app.store, a1, 1, 0, 180);
 	struct build *A2 = wait_status(t.app.store, a2, 1, 0, 180);
@@ -155,7 +133,7 @@ START_TEST(timeout_fails_the_build)
 	char url[256], sha[41];
 	make_repo("qto", 60, url, sizeof(url), sha);
 	long long t0 = mono_ms();
-	int64_t id = queue_build(&t, "qsvc-timeout", "1", url, sha);
+	int64_t id = testbuild_queue(&t, "qsvc-timeout", "1", url, sha);
 	struct build *b = wait_status(t.app.store, id, 1, 0, 60);
 	ck_assert_int_eq(b->status, BUILD_FAILED);
 	ck_assert_str_eq(b->error, "timed out after 3 s");
@@ -192,8 +170,8 @@ START_TEST(cancel_queued_and_running)
 	testenv_start(&t, args);
 	char url[256], sha[41], st[32];
 	make_repo("qc", 60, url, sizeof(url), sha);
-	int64_t running = queue_build(&t, "qsvc-cancel", "1", url, sha);
-	int64_t queued = queue_build(&t, "qsvc-cancel", "2", url, sha);
+	int64_t running = testbuild_queue(&t, "qsvc-cancel", "1", url, sha);
+	int64_t queued = testbuild_queue(&t, "qsvc-cancel", "2", url, sha);
 	struct build *b = wait_status(t.app.store, running, 0, BUILD_RUNNING, 60);
 	build_free(b);
 
@@ -272,8 +250,8 @@ START_TEST(follow_streams_lines_before_the_end)
 	make_repo("qf", 4, url, sizeof(url), sha);
 	make_repo("qfb", 2, burl, sizeof(burl), bsha);
 	/* a blocker of the same service keeps the followed build queued while the stream opens */
-	int64_t blocker = queue_build(&t, "qsvc-follow", "0", burl, bsha);
-	int64_t id = queue_build(&t, "qsvc-follow", "1", url, sha);
+	int64_t blocker = testbuild_queue(&t, "qsvc-follow", "0", burl, bsha);
+	int64_t id = testbuild_queue(&t, "qsvc-follow", "1", url, sha);
 	struct build *q = get_build(t.app.store, id);
 	ck_assert_int_eq(q->status, BUILD_QUEUED);
 	build_free(q);
@@ -322,8 +300,8 @@ static void child_server(const char *data_dir, const char *url_slow, const char 
 	snprintf(flag, sizeof(flag), "--data-dir=%s", data_dir);
 	const char *args[] = {"--workers=1", flag, NULL};
 	testenv_start(&t, args);
-	queue_build(&t, "qsvc-crash", "1", url_slow, sha_slow);
-	queue_build(&t, "qsvc-crash", "2", url_next, sha_next);
+	testbuild_queue(&t, "qsvc-crash", "1", url_slow, sha_slow);
+	testbuild_queue(&t, "qsvc-crash", "2", url_next, sha_next);
 	for (;;)
 		pause();
 }

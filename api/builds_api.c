@@ -160,7 +160,8 @@ struct log_stream {
 	int follow; /* 0: end at the current end of the log */
 };
 
-/* Final status of the build, or 0 while it can still write (or is unknown). */
+/* 1 when the build is final or gone (nothing more will be written), 0 while it can still
+ * write or cannot be read now. */
 static int build_is_final(struct app *app, int64_t id)
 {
 	struct build *b = NULL;

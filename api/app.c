@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../src/builder_config.h"
 #include "../src/errors.h"
+#include "../src/fs.h"
 #include "../src/log.h"
 
 static int app_open_clients(struct app *app, const struct config *cfg, char *err, size_t errlen)
@@ -48,28 +48,6 @@ static int app_open_clients(struct app *app, const struct config *cfg, char *err
 	return 0;
 }
 
-/* mkdir -p: a fresh machine has no data directory yet. */
-static int app_make_dirs(const char *path)
-{
-	char buf[1024];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return FORJA_EINVAL;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0750) && errno != EEXIST)
-			return FORJA_EIO;
-		*p = '/';
-	}
-	if (mkdir(buf, 0750) && errno != EEXIST)
-		return FORJA_EIO;
-	return 0;
-}
-
 static int app_open_queue(struct app *app, const struct config *cfg, char *err, size_t errlen)
 {
 	const char *secrets[BUILDER_CONFIG_MAX_SECRETS + 1];
@@ -79,7 +57,8 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	int rc;
 
 	builder_config_secrets(cfg, secrets);
-	rc = app_make_dirs(cfg->data_dir);
+	/* a fresh machine has no data directory yet */
+	rc = fs_make_dirs(cfg->data_dir, 0750);
 	if (rc) {
 		snprintf(err, errlen, "FORJA_DATA_DIR: cannot create \"%s\": %s", cfg->data_dir,
 			 strerror(errno));

@@ -163,7 +163,8 @@ struct log_stream {
 	int follow; /* 0: end at the current end of the log */
 };
 
-/* Final status of the build, or 0 while it can still write (or is unknown). */
+/* 1 when the build is final or gone (nothing more will be written), 0 while it can still
+ * write or cannot be read now. */
 static int build_is_final(struct app *app, int64_t id)
 {
 	struct build *b = NULL;
@@ -260,33 +261,41 @@ int builds_api_log(const struct _u_request *req, struct _u_response *resp, struc
 
 /* ---- POST /builds ---- */
 
-/* A string member of REQ: NULL when absent; a problem for ERRORS when of another type. */
-static const char *req_string(json_t *req, const char *key, int required, json_t *errors, int *bad)
+/* What the BuildRequest schema of openapi/openapi.json declares of a string member: required,
+ * minLength 1. The route layer checks parameters only, so these checks are made here, in the
+ * route layer's words; tests/integration/problem_test.c holds them to the document. */
+#define MEMBER_REQUIRED 1
+#define MEMBER_NONEMPTY 2
+
+/* A string member of REQ: NULL when absent or null (optional members are nullable), or when
+ * it breaks FLAGS or is of another type, with the problem added to ERRORS. */
+static const char *req_string(json_t *req, const char *key, int flags, json_t *errors)
 {
 	json_t *v = json_object_get(req, key);
-	if (!v || json_is_null(v)) {
-		if (required) {
-			problem_error_add(errors, key, "body", "is required");
-			*bad = 1;
-		}
-		return NULL;
-	}
-	if (!json_is_string(v)) {
-		problem_error_add(errors, key, "body", "must be a string");
-		*bad = 1;
-		return NULL;
-	}
-	return json_string_value(v);
+	const char *why = NULL;
+
+	if (!v || json_is_null(v))
+		why = flags & MEMBER_REQUIRED ? "is required" : NULL;
+	else if (!json_is_string(v))
+		why = "must be a string";
+	else if ((flags & MEMBER_NONEMPTY) && !json_string_length(v))
+		why = "must not be empty";
+	if (why)
+		problem_error_add(errors, key, "body", why);
+	return why ? NULL : json_string_value(v);
 }
 
-static json_t *req_build_args(json_t *req, json_t *errors, int *bad)
+/* The build_args member (an object of strings, nullable); NULL when absent or wrong, with every
+ * wrong value added to ERRORS. Only its own problems make it NULL: the builder still checks the
+ * keys of good build_args when another member is wrong. */
+static json_t *req_build_args(json_t *req, json_t *errors)
 {
 	json_t *v = json_object_get(req, "build_args");
+	int wrong = 0;
 	if (!v || json_is_null(v))
 		return NULL;
 	if (!json_is_object(v)) {
 		problem_error_add(errors, "build_args", "body", "must be an object of strings");
-		*bad = 1;
 		return NULL;
 	}
 	const char *k;
@@ -297,10 +306,10 @@ static json_t *req_build_args(json_t *req, json_t *errors, int *bad)
 			char field[300];
 			snprintf(field, sizeof(field), "build_args.%.256s", k);
 			problem_error_add(errors, field, "body", "must be a string");
-			*bad = 1;
+			wrong = 1;
 		}
 	}
-	return *bad ? NULL : v;
+	return wrong ? NULL : v;
 }
 
 struct create_fields {
@@ -343,16 +352,15 @@ static void merge_errors(json_t *errors, json_t *more)
 /* Collects every problem of REQ into ERRORS; fills F with what is usable. */
 static void validate_create(json_t *req, struct create_fields *f, json_t *errors)
 {
-	int bad_service = 0, bad_other = 0;
 	memset(f, 0, sizeof(*f));
-	f->service = req_string(req, "service", 1, errors, &bad_service);
-	f->version = req_string(req, "version", 1, errors, &bad_other);
-	f->type = req_string(req, "type", 0, errors, &bad_other);
-	f->repository = req_string(req, "repository", 1, errors, &bad_other);
-	f->ref = req_string(req, "ref", 1, errors, &bad_other);
-	f->context = req_string(req, "context", 0, errors, &bad_other);
-	f->dockerfile = req_string(req, "dockerfile", 0, errors, &bad_other);
-	f->build_args = req_build_args(req, errors, &bad_other);
+	f->service = req_string(req, "service", MEMBER_REQUIRED | MEMBER_NONEMPTY, errors);
+	f->version = req_string(req, "version", MEMBER_REQUIRED | MEMBER_NONEMPTY, errors);
+	f->type = req_string(req, "type", 0, errors);
+	f->repository = req_string(req, "repository", MEMBER_REQUIRED | MEMBER_NONEMPTY, errors);
+	f->ref = req_string(req, "ref", MEMBER_REQUIRED | MEMBER_NONEMPTY, errors);
+	f->context = req_string(req, "context", 0, errors);
+	f->dockerfile = req_string(req, "dockerfile", MEMBER_NONEMPTY, errors);
+	f->build_args = req_build_args(req, errors);
 	struct build_spec spec = {
 	    .service = f->service,
 	    .version = f->version,

@@ -40,7 +40,7 @@ struct delivery_outcome {
 	enum delivery_result result;
 	struct build **builds; /* owned; QUEUED and DUPLICATE only */
 	size_t n;
-	json_t *errors;	   /* owned; {"field","message"} items for DELIVERY_INVALID, or NULL */
+	json_t *errors;	   /* owned; {"field","in","message"} items for DELIVERY_INVALID, or NULL */
 	char detail[2048]; /* one sentence for INVALID, UPSTREAM and FAILED, else "" */
 };
 

@@ -27,7 +27,6 @@
 
 #define LINE_MAX_BYTES (1024 * 1024) /* one streamed JSON message */
 #define TEXT_PENDING   8192	     /* log text waiting for its newline */
-#define SHORT_BODY_MAX (4 * 1024 * 1024)
 
 struct engine {
 	char *host;	 /* as configured, for messages */

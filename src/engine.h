@@ -51,7 +51,8 @@ int engine_push(struct engine *e, const char *repo, const char *tag, const char 
 		const struct task_log *log, const struct task_abort *ab, char *digest, char *err,
 		size_t errlen);
 
-/* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent. */
+/* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent,
+ * FORJA_ECONFLICT when a container uses it. */
 int engine_image_remove(struct engine *e, const char *ref);
 
 /* Padded base64url of {"username","password","serveraddress"}; "e30=" without a username.

@@ -29,7 +29,7 @@ struct manifest_image {
 
 /*
  * Parses manifest TEXT: a list of entries, {"images": [...]} or one entry object. Appends a
- * {"field","message"} per problem (field "entry N" counts from 1) to ERRORS; FORJA_EINVAL when
+ * {"field","in","message"} per problem (field "entry N" counts from 1) to ERRORS; FORJA_EINVAL when
  * any. *OUT is an array owned by the caller: manifest_images_free(); with FORJA_EINVAL it may
  * still hold the entries read (NULL when the manifest's shape itself is wrong).
  */

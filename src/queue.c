@@ -32,7 +32,7 @@ struct worker {
 	pthread_t thread;
 	int64_t id; /* running build, 0 = idle; guarded by q->mu */
 	char *service;
-	atomic_int cancel; /* read by the engine while the build runs */
+	atomic_int cancel; /* the build's task_abort flag: every step of the build polls it */
 	int user_cancel;   /* guarded by q->mu: the cancel came from a user, not a stop */
 };
 
@@ -121,7 +121,6 @@ static int service_running(const struct queue *q, const char *service)
 	return 0;
 }
 
-/* Unlinks and returns the oldest pending build whose service is idle (caller holds mu). */
 /* Removes P, whose predecessor is PREV (NULL at the head), from the pending list. */
 static struct pending *unlink_pending(struct queue *q, struct pending *prev, struct pending *p)
 {
@@ -136,6 +135,7 @@ static struct pending *unlink_pending(struct queue *q, struct pending *prev, str
 	return p;
 }
 
+/* Unlinks and returns the oldest pending build whose service is idle (caller holds mu). */
 static struct pending *take_eligible(struct queue *q)
 {
 	struct pending *prev = NULL;
@@ -471,7 +471,8 @@ int queue_start(struct queue *q)
 	return 0;
 }
 
-/* Cancels build ID in the store when it is queued but not held here (before start). */
+/* Cancels build ID in the store when this queue does not hold it: inserted but not pushed
+ * yet, or already final (FORJA_ECONFLICT). */
 static int cancel_in_store(struct queue *q, int64_t id)
 {
 	struct build *b = NULL;

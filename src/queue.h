@@ -34,10 +34,11 @@ int queue_new(const struct queue_opts *opts, struct queue **out);
 int queue_observe(struct queue *q, const struct queue_observer *obs);
 /* Recovers what a crash left (store_builds_recover), then starts the workers. */
 int queue_start(struct queue *q);
-/* Queues build ID, already inserted in the store as queued. */
+/* Queues build ID, already inserted in the store as queued; pushing a build the queue holds
+ * again does nothing. FORJA_ECONFLICT when the stored build is no longer queued. */
 int queue_push(struct queue *q, int64_t id);
-/* Cancels a queued build at once or aborts a running one. FORJA_ENOTFOUND, FORJA_ECONFLICT
- * (already final). */
+/* Cancels a queued build at once or aborts a running one, waiting up to 10 s for it to stop.
+ * FORJA_ENOTFOUND, FORJA_ECONFLICT (already final). */
 int queue_cancel(struct queue *q, int64_t id);
 /* Numbers for metrics and health. */
 void queue_stats(struct queue *q, int *queued, int *running);

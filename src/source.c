@@ -22,6 +22,7 @@
 #include "dynbuf.h"
 #include "config.h"
 #include "errors.h"
+#include "fs.h"
 #include "log.h"
 #include "proc.h"
 
@@ -878,26 +879,6 @@ static void sweep_maybe(struct source *s)
 		source_sweep(s);
 }
 
-/* DIR and its missing parents (0700: the caches hold private code). */
-static int make_dirs(const char *dir)
-{
-	char buf[4096];
-	size_t len = strlen(dir);
-
-	if (!len || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, dir, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 int source_fetch(struct source *s, const char *url, const char *sha, const struct task_log *log,
 		 const struct task_abort *ab, struct source_checkout **out, char *err,
 		 size_t errlen)
@@ -916,7 +897,8 @@ int source_fetch(struct source *s, const char *url, const char *sha, const struc
 		rc = FORJA_EINVAL;
 		goto out;
 	}
-	if (make_dirs(s->cache_dir)) {
+	/* 0700: the caches hold private code */
+	if (fs_make_dirs(s->cache_dir, 0700)) {
 		snprintf(err, errlen, "cannot create the git cache directory: %s", strerror(errno));
 		rc = FORJA_EIO;
 		goto out;

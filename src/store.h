@@ -1,5 +1,6 @@
-/* The durable build history: every build, its state changes and webhook deliveries, in SQLite.
- * All SQL lives here, behind this narrow interface, so another database can replace it later. */
+/* The durable build history: every build with its current state, and the webhook deliveries
+ * that created builds, in SQLite. All SQL lives here, behind this narrow interface. Every call
+ * returns 0 or a negative FORJA_E* code (errors.h) unless it says otherwise. */
 #ifndef FORJA_STORE_H
 #define FORJA_STORE_H
 
@@ -27,7 +28,8 @@ struct build_filter {
 int store_open(const char *data_dir, struct store **out);
 void store_close(struct store *st);
 
-/* Inserts B as a new queued build; sets b->id and b->created_at (when 0). */
+/* Inserts B as a new queued build: sets b->id, b->status, b->attempts and b->created_at
+ * (when 0). FORJA_EINVAL without a service or version. */
 int store_build_insert(struct store *st, struct build *b);
 
 /*
@@ -57,23 +59,24 @@ int store_build_list(struct store *st, const struct build_filter *f, struct buil
 int store_build_latest(struct store *st, const char *service, const char *branch,
 		       struct build **out);
 
-/* queued -> running: sets started_at, increments attempts; *ATTEMPTS gets the new count.
- * FORJA_ECONFLICT when the build is not queued (cancelled meanwhile). */
+/* queued -> running: sets started_at, increments attempts; *ATTEMPTS (may be NULL) gets the
+ * new count. FORJA_ECONFLICT when the build is not queued (cancelled meanwhile),
+ * FORJA_ENOTFOUND when it is unknown. */
 int store_build_start(struct store *st, int64_t id, int64_t started_at, int *attempts);
 
-/* Sets a final status with its result; DIGEST, IMAGE and ERROR may be NULL.
- * FORJA_ECONFLICT when the build is already final. */
+/* Sets a final status with its result. DIGEST NULL keeps the recorded one; ERROR NULL clears
+ * it. FORJA_ECONFLICT when the build is already final, FORJA_ENOTFOUND when it is unknown. */
 int store_build_finish(struct store *st, int64_t id, enum build_status status, const char *digest,
 		       const char *error, int64_t finished_at);
 
-/* Records the commit a build's ref resolved to, when none was pinned (API builds of a branch).
- * FORJA_ENOTFOUND when the build is unknown. */
+/* Records the commit a build's ref resolved to (API builds of a branch). A commit already
+ * recorded is kept, and that is 0 too. FORJA_ENOTFOUND when the build is unknown. */
 int store_build_set_commit(struct store *st, int64_t id, const char *commit);
 
 /*
- * After a crash: builds left running go back to queued, or fail with a clear error once
- * they have used MAX_ATTEMPTS. Then *IDS gets every queued build, oldest first
- * (free() the array).
+ * After a crash, in one transaction: builds left running go back to queued, or fail with a
+ * clear error once they have used MAX_ATTEMPTS. Then *IDS gets every queued build, oldest
+ * first (free() the array).
  */
 int store_builds_recover(struct store *st, int max_attempts, int64_t **ids, size_t *n);
 

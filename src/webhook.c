@@ -159,7 +159,10 @@ void webhook_add_error(json_t *errors, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+	/* the payload and the manifest it leads to both come in the request's body: the errors
+	 * item shape of the API (problem_error_add) with "in" fixed */
+	json_array_append_new(
+	    errors, json_pack("{s:s, s:s, s:s}", "field", field, "in", "body", "message", msg));
 }
 
 static const char *string_at(json_t *obj, const char *key, const char *field, json_t *errors)

@@ -44,13 +44,14 @@ struct webhook_pr {
 	const char *ssh_url; /* git@host:owner/repo.git, or NULL when the payload has none */
 };
 
-/* Appends one {"field": FIELD, "message": printf(FMT, ...)} problem to ERRORS (an array). */
+/* Appends one {"field": FIELD, "in": "body", "message": printf(FMT, ...)} problem to ERRORS
+ * (an array): the errors item of the API's Problem answers. */
 void webhook_add_error(json_t *errors, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
  * Reads the pull_request fields of PAYLOAD (borrowed; PR's strings live as long as it).
- * Appends one {"field","message"} per missing or wrong field to ERRORS and returns
+ * Appends one {"field","in","message"} per missing or wrong field to ERRORS and returns
  * FORJA_EINVAL when any. Fields only a merge needs (merge_commit_sha, clone_url) are checked
  * only when the event is a merge.
  */

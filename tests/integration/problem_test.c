@@ -131,6 +131,8 @@ static void setup(void)
 			      api_flag,
 			      "--docker-host=unix:///nonexistent/forja-problem-test.sock",
 			      "--workers=1",
+			      "--webhook-max-bytes=65536",
+			      "--max-body-bytes=4096",
 			      NULL};
 	testenv_start(&env, args);
 }
@@ -442,7 +444,7 @@ START_TEST(unknown_things_answer_404_and_405)
 	call("DELETE", "/builds", AUTH_TOKEN, NULL, NULL, 0, &r);
 	json_decref(assert_problem(&r, 405, "DELETE is not allowed on /builds"));
 	allow = http_resp_header(&r, "Allow");
-	ck_assert_str_eq(allow, "GET, POST");
+	ck_assert_str_eq(allow, "GET, HEAD, POST");
 	free(allow);
 	http_resp_free(&r);
 	call("PUT", "/healthz", AUTH_NONE, NULL, "", 0, &r);
@@ -457,7 +459,7 @@ END_TEST
 START_TEST(a_webhook_over_the_limit_answers_413)
 {
 	struct http_resp r;
-	size_t big = WEBHOOK_MAX_BODY + 1024;
+	size_t big = 65536 + 1024; /* --webhook-max-bytes=65536 */
 	char *huge = malloc(big);
 	ck_assert_ptr_nonnull(huge);
 	memset(huge, ' ', big);
@@ -465,7 +467,25 @@ START_TEST(a_webhook_over_the_limit_answers_413)
 	huge[big - 1] = '}';
 	/* unsigned: the size is checked before anything else */
 	deliver("pull_request", NULL, huge, big, SIG_NONE, &r);
-	json_decref(assert_problem(&r, 413, "larger than"));
+	json_decref(assert_problem(&r, 413, "FORJA_WEBHOOK_MAX_BYTES"));
+	http_resp_free(&r);
+	free(huge);
+}
+END_TEST
+
+START_TEST(a_build_request_over_the_limit_answers_413)
+{
+	struct http_resp r;
+	size_t big = 4096 + 1; /* --max-body-bytes=4096 */
+	char *huge = malloc(big + 1);
+	ck_assert_ptr_nonnull(huge);
+	memset(huge, ' ', big);
+	huge[0] = '{';
+	huge[big - 1] = '}';
+	huge[big] = '\0';
+	/* the cap comes before the token: an anonymous client cannot make Forja parse it */
+	call("POST", "/builds", AUTH_NONE, NULL, huge, big, &r);
+	json_decref(assert_problem(&r, 413, "FORJA_MAX_BODY_BYTES"));
 	http_resp_free(&r);
 	free(huge);
 }
@@ -710,6 +730,7 @@ static Suite *problem_suite(void)
 	tcase_add_test(http, auth_answers_401);
 	tcase_add_test(http, unknown_things_answer_404_and_405);
 	tcase_add_test(http, a_webhook_over_the_limit_answers_413);
+	tcase_add_test(http, a_build_request_over_the_limit_answers_413);
 	tcase_add_test(http, a_bad_manifest_answers_422_with_body_items);
 	tcase_add_test(http, build_requests_meet_the_document);
 	tcase_add_test(http, a_build_request_lists_every_problem_at_once);

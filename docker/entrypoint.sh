@@ -7,7 +7,7 @@
 #   Set FORJA_RUN_AS_ROOT=1 to stay root (e.g. a socket owned by root:root with mode 0600).
 set -eu
 
-for name in REGISTRY_PASSWORD WEBHOOK_SECRET API_TOKEN GITHUB_TOKEN; do
+for name in REGISTRY_PASSWORD WEBHOOK_SECRET API_TOKEN READ_TOKEN GITHUB_TOKEN; do
 	file=$(printenv "FORJA_${name}_FILE" || true)
 	value=$(printenv "FORJA_${name}" || true)
 	if [ -z "$value" ] && [ -n "$file" ] && [ -r "$file" ]; then

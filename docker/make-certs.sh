@@ -7,6 +7,7 @@
 #   forja/registry-password       the registry password Forja pushes with
 #   forja/webhook-secret          the secret to paste into GitHub's webhook settings
 #   forja/api-token               the bearer token of Forja's write API
+#   forja/read-token              the bearer token that reads the history, logs and metrics
 # The server certificate is issued again when a NAME is missing from it, when it expires within
 # 30 days or when it was not signed by ca/ca.crt; the CA and the secrets are never replaced.
 set -eu
@@ -27,7 +28,7 @@ addresses other machines and this host's Docker engine use to reach the registry
               Docker engine trusts the registry (needs root; no restart of dockerd is needed)
 
 Environment: FORJA_REGISTRY_SANS (more names, comma or space separated); FORJA_REGISTRY_PASSWORD,
-FORJA_WEBHOOK_SECRET, FORJA_API_TOKEN (values to use instead of random ones, first run only).
+FORJA_WEBHOOK_SECRET, FORJA_API_TOKEN, FORJA_READ_TOKEN (values to use instead of random ones, first run only).
 USAGE
 }
 
@@ -154,6 +155,7 @@ secret() {
 secret registry-password "${FORJA_REGISTRY_PASSWORD:-}"
 secret webhook-secret "${FORJA_WEBHOOK_SECRET:-}"
 secret api-token "${FORJA_API_TOKEN:-}"
+secret read-token "${FORJA_READ_TOKEN:-}"
 
 # bcrypt at htpasswd's default cost: the password is 192 random bits, and the registry checks
 # it on every request of a push.

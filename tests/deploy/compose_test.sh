@@ -172,7 +172,7 @@ fi
 export FORJA_E2E_LINK_ADDR=$link_host FORJA_E2E_BUSYBOX=$busybox_bin
 export FORJA_E2E_GITHUB_DIR=$work/github
 # Whatever the caller's environment says, the secrets come from the stack's own first start.
-unset FORJA_REGISTRY_USERNAME FORJA_REGISTRY_PASSWORD FORJA_WEBHOOK_SECRET FORJA_API_TOKEN \
+unset FORJA_REGISTRY_USERNAME FORJA_REGISTRY_PASSWORD FORJA_WEBHOOK_SECRET FORJA_API_TOKEN FORJA_READ_TOKEN \
 	FORJA_GITHUB_TOKEN FORJA_PUBLIC_URL FORJA_MANIFEST FORJA_BUILD_TIMEOUT
 # An empty env file: a .env in the work tree must not change what is tested.
 : >"$work/empty.env"
@@ -247,7 +247,13 @@ deploy=$FORJA_DEPLOY_DIR
 user=forja
 password=$(cat "$deploy/forja/registry-password")
 secret=$(cat "$deploy/forja/webhook-secret")
-[ -n "$password" ] && [ -n "$secret" ] || fail "the certs service did not write the secrets"
+read_token=$(cat "$deploy/forja/read-token")
+[ -n "$password" ] && [ -n "$secret" ] && [ -n "$read_token" ] ||
+	fail "the certs service did not write the secrets"
+# The deployment guards the history with the generated read token.
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/builds")
+[ "$code" = 401 ] || fail "GET /builds without the read token answered $code, want 401"
+read_auth=(-H "Authorization: Bearer $read_token")
 san=$(openssl x509 -in "$deploy/certs/registry.crt" -noout -ext subjectAltName)
 for want in "DNS:registry" "IP Address:127.0.0.1" "IP Address:$link_host"; do
 	[[ $san == *"$want"* ]] || fail "registry certificate lacks $want: $san"
@@ -286,12 +292,12 @@ say "build $id queued"
 
 deadline=$((SECONDS + 240))
 while :; do
-	build=$(curl -sS "$base/builds/$id") || fail "GET /builds/$id failed"
+	build=$(curl -sS "${read_auth[@]}" "$base/builds/$id") || fail "GET /builds/$id failed"
 	status=$(jq -r .status <<<"$build")
 	case $status in
 	succeeded) break ;;
 	failed | cancelled)
-		curl -sS "$base/builds/$id/log" >>"$log" 2>&1
+		curl -sS "${read_auth[@]}" "$base/builds/$id/log" >>"$log" 2>&1
 		fail "build $id $status: $(jq -r .error <<<"$build")"
 		;;
 	esac

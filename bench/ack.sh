@@ -3,7 +3,8 @@
 # connections, for ignored deliveries (a push event: answered at once) and for merged-PR
 # deliveries (signature, payload, manifest read from the local GitHub stand-in, history write,
 # build queued), Forja versus adnanh/webhook. Every request carries a unique X-GitHub-Delivery
-# (bench/ack/delivery.lua); the body and so its signature are fixed.
+# (bench/ack/delivery.lua); the body and so its signature are fixed. "merged+attack" repeats the
+# merged case while 4,000 slow connections from 200 other loopback addresses are held.
 # Merged deliveries queue real builds. They point at a git address that accepts and never
 # answers, so a queued build costs a waiting worker and no engine work, and each Forja is
 # stopped right after its runs. adnanh/webhook runs /bin/true as its hook command here (one
@@ -19,7 +20,7 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
-need_pkgs curl jq git openssl docker-registry webhook wrk busybox-static
+need_pkgs curl jq git openssl docker-registry webhook wrk busybox-static gcc
 command -v nginx >/dev/null || need_pkgs nginx-light
 forja_build
 state_init
@@ -71,11 +72,37 @@ webhook_case() {
 	RSS_AFTER[webhook-$kind]=$(rss_kb "$pid")
 	forget_pid "$pid"
 }
+# The same merged deliveries while a slow-client attack from other addresses goes on: 2,000
+# connections trickling one byte every 2 s and 2,000 idle ones, spread over 200 loopback
+# addresses (127.0.1.1-200, under any per-address limit), reconnecting whatever is closed.
+ATTACK_BIN=$BENCH_STATE/slowclients
+gcc -O2 -o "$ATTACK_BIN" "$ROOT/tests/tools/slowclients.c" || die "cannot build the attacker"
+attack_case() {
+	local sys=$1 port=$2 path=$3 pid apid
+	if [ "$sys" = forja ]; then
+		forja_start "$port" "$BENCH_STATE/forja-attack"
+	else
+		webhook_start "$port" "$BENCH_STATE/hooks-true.json"
+	fi
+	pid=$REPLY
+	"$ATTACK_BIN" 127.0.0.1 "$port" 127.0.1.1+200 2000 2000 2000 $((BENCH_WRK_SECONDS + 8)) \
+		>"$BENCH_STATE/attack-$sys.txt" 2>&1 &
+	apid=$!
+	sleep 4 # every attacking connection is open
+	run_wrk "$sys" merged+attack "http://127.0.0.1:$port$path" pull_request \
+		"$BENCH_STATE/merged.json" "$pid"
+	RSS_AFTER[$sys-attack]=$(rss_kb "$pid")
+	wait "$apid" || true
+	forget_pid "$pid"
+}
+
 declare -A RSS_AFTER
 forja_case ignored push "$BENCH_STATE/ignored.json"
 webhook_case ignored push "$BENCH_STATE/ignored.json"
 webhook_case merged pull_request "$BENCH_STATE/merged.json"
 forja_case merged pull_request "$BENCH_STATE/merged.json"
+attack_case forja "$PORT_FORJA" /ciserver/updates
+attack_case webhook "$PORT_WEBHOOK" /hooks/ci
 
 echo "## Webhook acknowledgement under load: wrk -t$BENCH_WRK_THREADS -c$BENCH_WRK_CONNECTIONS -d${BENCH_WRK_SECONDS}s, keep-alive"
 echo
@@ -97,6 +124,10 @@ while read -r sys kind rps p50 p99 requests non2xx errors cpu; do
 	table_row "$name" "$kind" "$rps" "$p50" "$p99" "$requests" "$non2xx" "$errors" "$cpu" "$r"
 done < <(sort -k2,2 -k1,1 "$BENCH_STATE/ack.rows")
 echo
-echo "Resident memory right after each run (MiB): Forja ignored $(mib "${RSS_AFTER[forja-ignored]}")," \
+echo "merged+attack: the merged deliveries while 4,000 slow connections from 200 other addresses"
+echo "are held (attacker: $(cat "$BENCH_STATE/attack-forja.txt") against Forja;"
+echo "$(cat "$BENCH_STATE/attack-webhook.txt") against adnanh/webhook)."
+echo
+echo "Resident memory right after each run (MiB): Forja under attack $(mib "${RSS_AFTER[forja-attack]}"), webhook under attack $(mib "${RSS_AFTER[webhook-attack]}"); Forja ignored $(mib "${RSS_AFTER[forja-ignored]}")," \
 	"merged $(mib "${RSS_AFTER[forja-merged]}"); webhook ignored $(mib "${RSS_AFTER[webhook-ignored]}")," \
 	"merged $(mib "${RSS_AFTER[webhook-merged]}")."

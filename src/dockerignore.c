@@ -850,6 +850,7 @@ static int pattern_add(struct dockerignore *di, char *text, size_t len, size_t l
 		       const char *shown, size_t shown_len, char *err, size_t errlen)
 {
 	struct pattern p = {.text = text, .len = len};
+	const char *why = NULL;
 	int rc = 0;
 	bool oom = false;
 	if (text[0] == '!') {
@@ -862,7 +863,7 @@ static int pattern_add(struct dockerignore *di, char *text, size_t len, size_t l
 		memmove(text, text + 1, len);
 		p.len--;
 	}
-	const char *why = pattern_compile(&p, &oom);
+	why = pattern_compile(&p, &oom);
 	if (oom) {
 		rc = FORJA_ENOMEM;
 		goto out;

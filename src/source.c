@@ -746,6 +746,34 @@ static int loose_refs(const char *dir)
 	return n;
 }
 
+/* Deletes the refs in LINES (one per line) in one `git update-ref --stdin` transaction rather
+ * than a git run each. Returns how many were asked to go (0 when git refused them all). */
+static int delete_refs(const char *dir, const struct dynbuf *lines)
+{
+	char *argv[] = {"git", "-C", (char *)dir, "update-ref", "--stdin", NULL};
+	char **env = proc_git_env(NULL);
+	struct proc p;
+	int n = 0, rc;
+
+	if (!env)
+		return 0;
+	rc = proc_spawn_duplex(argv, env, &p);
+	proc_env_free(env);
+	if (rc)
+		return 0;
+	for (const char *l = dynbuf_str(lines); !rc && *l; l += strlen(l) + 1) {
+		rc = proc_send(&p, "delete ", 7);
+		rc = rc ? rc : proc_send(&p, l, strlen(l));
+		rc = rc ? rc : proc_send(&p, "\n", 1);
+		n++;
+	}
+	if (rc) {
+		proc_kill(&p);
+		return 0;
+	}
+	return proc_wait(&p) == 0 ? n : 0;
+}
+
 /* Keeps the REFS_KEEP newest commits: each fetched commit adds a ref and a shallow line. Looks
  * only once enough fetches happened since the last time, so a fetch costs no extra git run. */
 static void cache_prune(const struct source *s, const char *dir, const char *keep)
@@ -758,12 +786,16 @@ static void cache_prune(const struct source *s, const char *dir, const char *kee
 			"--format=%(refname)",
 			"refs/forja/c/",
 			NULL};
-	char *gc[] = {"git", "-C",	(char *)dir,   "-c", "gc.auto=0",
-		      "gc",  "--quiet", "--prune=now", NULL};
-	struct dynbuf out;
-	int count = 0, removed = 0;
+	/* No delta search: the fetched packs keep the deltas they came with, and searching anew
+	 * costs seconds on large or binary files (1.4 s against 0.1 s for 24 commits of a 1 MiB
+	 * blob) while the fetch that triggered it waits, for a cache of a few commits. */
+	char *gc[] = {"git",	       "-C", (char *)dir, "-c",		 "gc.auto=0", "-c",
+		      "pack.window=0", "gc", "--quiet",	  "--prune=now", NULL};
+	struct dynbuf out, doomed;
+	int count = 0;
 
 	dynbuf_init(&out, OUT_MAX);
+	dynbuf_init(&doomed, OUT_MAX);
 	if (loose_refs(dir) < REFS_PRUNE_AT || run_git(s, NULL, list, NULL, &out, NULL) != 0)
 		goto out;
 	for (const char *p = dynbuf_str(&out); *p; p++)
@@ -776,16 +808,15 @@ static void cache_prune(const struct source *s, const char *dir, const char *kee
 
 		if (nl)
 			*nl = '\0';
-		if (++count > REFS_KEEP && !strstr(line, keep)) {
-			char *del[] = {"git", "-C", (char *)dir, "update-ref", "-d", line, NULL};
-
-			removed += run_git(s, NULL, del, NULL, NULL, NULL) == 0;
-		}
+		if (++count > REFS_KEEP && !strstr(line, keep) &&
+		    dynbuf_add(&doomed, line, strlen(line) + 1))
+			goto out;
 		line = nl ? nl + 1 : NULL;
 	}
-	if (removed)
+	if (doomed.len && delete_refs(dir, &doomed) > 0)
 		run_git(s, NULL, gc, NULL, NULL, NULL);
 out:
+	dynbuf_free(&doomed);
 	dynbuf_free(&out);
 }
 

@@ -1213,7 +1213,7 @@ static int batch_object(const struct source_checkout *co, const char *name, size
 			struct dynbuf *out, char *type, size_t *size)
 {
 	struct batch *b = co->batch;
-	char line[512], *sp;
+	char line[4400], *sp; /* "<name> missing" echoes the name asked */
 	unsigned long long n = 0;
 	int rc = 0, used = 0;
 

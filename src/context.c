@@ -438,7 +438,7 @@ static int write_part(struct context *c, const struct part *pt, struct archive *
 	    "git",     "-C",	       pt->cache_dir,	"-c", "tar.umask=022",
 	    "archive", "--format=tar", (char *)pt->sha, "--", *pt->strip ? pt->strip : ".",
 	    NULL};
-	struct proc pr = {.pid = -1, .out = -1, .err = -1};
+	struct proc pr = {.pid = -1, .in = -1, .out = -1, .err = -1};
 	struct archive *r = archive_read_new();
 	char **env = proc_git_env(NULL);
 	struct dynbuf gerr;

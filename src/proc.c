@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@ int proc_spawn(char *const argv[], char *const env[], struct proc *p)
 	posix_spawn_file_actions_t fa;
 
 	p->pid = -1;
-	p->out = p->err = -1;
+	p->in = p->out = p->err = -1;
 	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
 		goto out;
 	posix_spawn_file_actions_init(&fa);
@@ -52,6 +53,54 @@ out:
 	return rc;
 }
 
+int proc_spawn_duplex(char *const argv[], char *const env[], struct proc *p)
+{
+	int inp[2] = {-1, -1}, outp[2] = {-1, -1}, rc = FORJA_EIO;
+	posix_spawn_file_actions_t fa;
+
+	p->pid = -1;
+	p->in = p->out = p->err = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) || pipe2(outp, O_CLOEXEC))
+		goto out;
+	/* the child only reads: no half of the socket it could write back through */
+	shutdown(inp[0], SHUT_WR);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, env) == 0) {
+		p->in = inp[1];
+		p->out = outp[0];
+		inp[1] = outp[0] = -1;
+		rc = 0;
+	} else {
+		p->pid = -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+out:
+	for (int i = 0; i < 2; i++) {
+		close_fd(&inp[i]);
+		close_fd(&outp[i]);
+	}
+	return rc;
+}
+
+int proc_send(struct proc *p, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = send(p->in, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return FORJA_EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 static int exit_code(int status)
 {
 	if (WIFEXITED(status))
@@ -65,6 +114,8 @@ int proc_wait(struct proc *p)
 {
 	int status = 0;
 
+	/* stdin first: a child reading requests ends once they do */
+	close_fd(&p->in);
 	close_fd(&p->out);
 	close_fd(&p->err);
 	if (p->pid < 0)

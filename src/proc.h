@@ -1,5 +1,6 @@
 /* Child processes run by argv, never through a shell: spawned with posix_spawnp, stdin from
- * /dev/null, stdout and stderr read through pipes, stopped by a task_abort. Used for git. */
+ * /dev/null (or a channel the caller writes, for a long-lived `git cat-file --batch`), stdout
+ * and stderr read through pipes, stopped by a task_abort. Used for git. */
 #ifndef FORJA_PROC_H
 #define FORJA_PROC_H
 
@@ -11,6 +12,7 @@
 
 struct proc {
 	pid_t pid; /* -1 when not running */
+	int in;	   /* write end of the child's stdin (proc_spawn_duplex only), or -1 */
 	int out;   /* read end of the child's stdout, or -1 */
 	int err;   /* read end of the child's stderr, or -1 */
 };
@@ -20,6 +22,17 @@ struct proc {
  * "K=V" strings; borrowed). On success P holds the child and both pipes; FORJA_EIO otherwise.
  */
 int proc_spawn(char *const argv[], char *const env[], struct proc *p);
+
+/*
+ * proc_spawn for a child that answers requests: P->in is a socket whose other end is the
+ * child's stdin (written with proc_send, so a child that died is an error, never a SIGPIPE),
+ * P->out its stdout, and its stderr is discarded (nothing reads it while the child lives, and
+ * a full pipe would stall it). Closing P->in (proc_wait does) ends the child's input.
+ */
+int proc_spawn_duplex(char *const argv[], char *const env[], struct proc *p);
+
+/* Writes all LEN bytes of BUF to P's stdin; FORJA_EIO when the child is gone. */
+int proc_send(struct proc *p, const void *buf, size_t len);
 
 /*
  * Reads the child's stdout into OUT (up to its cap; NULL discards it) and its stderr into
@@ -34,7 +47,8 @@ int proc_collect(struct proc *p, const struct task_abort *ab, struct dynbuf *out
 /* Kills (SIGKILL, our own child by its pid) and reaps P, closing its pipes. P may be idle. */
 void proc_kill(struct proc *p);
 
-/* Reaps P after its output was read elsewhere: exit status as in proc_collect. */
+/* Reaps P after its output was read elsewhere (closing its stdin first): exit status as in
+ * proc_collect. */
 int proc_wait(struct proc *p);
 
 /*

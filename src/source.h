@@ -73,7 +73,8 @@ bool source_checkout_was_cached(const struct source_checkout *co);
  * The object at SHA:PATH of CO as bytes (at most MAX). FORJA_ENOTFOUND when absent,
  * FORJA_ETOOBIG past MAX. *OUT (NUL-terminated, *LEN bytes) owned by the caller: free().
  * TYPE (>= 8 bytes) gets "blob", "tree", "commit" (a gitlink) ...; with TYPE NULL only a blob
- * is read (anything else is FORJA_ENOTFOUND), with one git run less.
+ * is read (anything else is FORJA_ENOTFOUND). All reads of CO go through one `git cat-file
+ * --batch` that CO keeps until it is released: one thread at a time reads a checkout.
  */
 int source_read(const struct source_checkout *co, const char *sha, const char *path, size_t max,
 		char **out, size_t *len, char *type);

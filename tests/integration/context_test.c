@@ -331,6 +331,113 @@ START_TEST(test_missing_parts_and_bad_pattern)
 }
 END_TEST
 
+/* All reads of a checkout go through one cat-file batch: each answer stays in step with its
+ * question, also after a refused one, and a cached commit is found by its ref, loose or packed. */
+START_TEST(test_source_reads_through_one_batch)
+{
+	char name[64], url[256], sha[41], err[512] = "", type[16], cmd[1024];
+	const char *files[] = {"Dockerfile", "FROM scratch\n",
+			       "big.txt",    "0123456789012345678901234567890123456789",
+			       "sub/x",	     "x\n",
+			       NULL};
+	struct source_checkout *co = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	struct fx f;
+
+	fx_open(&f);
+	fx_name("batch", name, sizeof(name));
+	testgit_commit(name, "main", files, sha);
+	testgit_url(name, url, sizeof(url));
+	ck_assert_int_eq(source_fetch(f.source, url, sha, NULL, NULL, &co, err, sizeof(err)), 0);
+	ck_assert(!source_checkout_was_cached(co));
+	ck_assert_int_eq(source_read(co, sha, "Dockerfile", 1024, &text, &len, NULL), 0);
+	ck_assert_str_eq(text, "FROM scratch\n");
+	ck_assert_uint_eq(len, 13);
+	free(text);
+	/* past the cap, then the next answer is still the right one */
+	ck_assert_int_eq(source_read(co, sha, "big.txt", 8, &text, &len, NULL), FORJA_ETOOBIG);
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(source_read(co, sha, "sub/x", 1024, &text, &len, NULL), 0);
+	ck_assert_str_eq(text, "x\n");
+	free(text);
+	/* a tree is named (with TYPE) and never read as a blob */
+	ck_assert_int_eq(source_read(co, sha, "sub", 0, &text, &len, type), 0);
+	ck_assert_str_eq(type, "tree");
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(source_read(co, sha, "sub", 1024, &text, &len, NULL), FORJA_ENOTFOUND);
+	ck_assert_int_eq(source_read(co, sha, "nope", 1024, &text, &len, NULL), FORJA_ENOTFOUND);
+	ck_assert_int_eq(source_read(co, sha, "a\nDockerfile", 1024, &text, &len, NULL),
+			 FORJA_ENOTFOUND);
+	ck_assert_int_eq(source_read(co, sha, "big.txt", 1024, &text, &len, NULL), 0);
+	ck_assert_uint_eq(len, 40);
+	free(text);
+	source_checkout_release(co);
+	co = NULL;
+	/* cached, with its ref loose and then packed */
+	ck_assert_int_eq(source_fetch(f.source, url, sha, NULL, NULL, &co, err, sizeof(err)), 0);
+	ck_assert(source_checkout_was_cached(co));
+	snprintf(cmd, sizeof(cmd), "git -C '%s' pack-refs --all", source_checkout_dir(co));
+	source_checkout_release(co);
+	co = NULL;
+	fx_run(cmd);
+	ck_assert_int_eq(source_fetch(f.source, url, sha, NULL, NULL, &co, err, sizeof(err)), 0);
+	ck_assert(source_checkout_was_cached(co));
+	ck_assert_int_eq(source_read(co, sha, "Dockerfile", 1024, &text, &len, NULL), 0);
+	free(text);
+	source_checkout_release(co);
+	fx_close(&f);
+}
+END_TEST
+
+/* A cache keeps the newest commits only: after 24 fetches it is cut back to 16 refs in one
+ * transaction and repacked, and what it kept still builds. */
+START_TEST(test_old_refs_pruned)
+{
+	char name[64], url[256], sha[41], err[512] = "", cmd[1024], v[16];
+	const char *files[] = {"Dockerfile", "FROM scratch\nCOPY v.txt /v.txt\n", "v.txt", v, NULL};
+	struct source_checkout *co = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *p;
+	int refs = -1, packs = -1;
+	struct fx f;
+
+	fx_open(&f);
+	fx_name("prune", name, sizeof(name));
+	testgit_url(name, url, sizeof(url));
+	for (int i = 0; i < 24; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		testgit_commit(name, "main", files, sha);
+		ck_assert_msg(source_fetch(f.source, url, sha, NULL, NULL, &co, err, sizeof(err)) ==
+				  0,
+			      "%s", err);
+		if (i < 23)
+			source_checkout_release(co);
+	}
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "git -C '%s' for-each-ref refs/forja/c/ | wc -l; ls '%s'/objects/pack/*.pack | wc -l",
+	    source_checkout_dir(co), source_checkout_dir(co));
+	ck_assert_int_eq(source_read(co, sha, "v.txt", 64, &text, &len, NULL), 0);
+	ck_assert_str_eq(text, "23");
+	free(text);
+	source_checkout_release(co);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(fscanf(p, "%d %d", &refs, &packs), 2);
+	pclose(p);
+	ck_assert_int_eq(refs, 16);
+	ck_assert_int_eq(packs, 1);
+	/* the commit just fetched is always kept (the others by date, which ties within a
+	 * second), and a packed ref still counts as cached */
+	ck_assert_int_eq(source_fetch(f.source, url, sha, NULL, NULL, &co, err, sizeof(err)), 0);
+	ck_assert(source_checkout_was_cached(co));
+	source_checkout_release(co);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(test_labels_with_backtick_escape)
 {
 	char name[64], url[256], sha[41], cmd[1024], got[512];
@@ -424,6 +531,8 @@ static Suite *context_suite(void)
 	tcase_add_test(tc, test_two_commits_of_one_repo_at_once);
 	tcase_add_test(tc, test_damaged_cache_is_fetched_again);
 	tcase_add_test(tc, test_missing_parts_and_bad_pattern);
+	tcase_add_test(tc, test_source_reads_through_one_batch);
+	tcase_add_test(tc, test_old_refs_pruned);
 	tcase_add_test(tc, test_labels_with_backtick_escape);
 	tcase_add_test(tc, test_deadline_aborts_a_hung_fetch);
 	suite_add_tcase(s, tc);

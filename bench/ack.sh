@@ -79,18 +79,29 @@ ATTACK_BIN=$BENCH_STATE/slowclients
 gcc -O2 -o "$ATTACK_BIN" "$ROOT/tests/tools/slowclients.c" || die "cannot build the attacker"
 attack_case() {
 	local sys=$1 port=$2 path=$3 pid apid
+	: >"$BENCH_STATE/$sys.atk"
 	if [ "$sys" = forja ]; then
 		forja_start "$port" "$BENCH_STATE/forja-attack"
 	else
 		webhook_start "$port" "$BENCH_STATE/hooks-true.json"
 	fi
 	pid=$REPLY
-	"$ATTACK_BIN" 127.0.0.1 "$port" 127.0.1.1+200 2000 2000 2000 $((BENCH_WRK_SECONDS + 8)) \
+	"$ATTACK_BIN" 127.0.0.1 "$port" 127.0.1.1+200 2000 2000 2000 \
+		$((BENCH_WRK_SECONDS + 8 + BENCH_ACK_N / 20)) \
 		>"$BENCH_STATE/attack-$sys.txt" 2>&1 &
 	apid=$!
 	sleep 4 # every attacking connection is open
 	run_wrk "$sys" merged+attack "http://127.0.0.1:$port$path" pull_request \
 		"$BENCH_STATE/merged.json" "$pid"
+	# then one delivery at a time, as GitHub sends them, while the attack still goes on
+	local i code secs
+	for ((i = 1; i <= BENCH_ACK_N; i++)); do
+		deliver "http://127.0.0.1:$port$path" "$BENCH_STATE/merged.json" pull_request \
+			"atk-$sys-$i-$RANDOM" "$(sign "$BENCH_STATE/merged.json")"
+		read -r code secs <<<"$REPLY"
+		[ "${code:0:1}" = 2 ] || { echo timeout >>"$BENCH_STATE/$sys.atkfail"; continue; }
+		awk -v s="$secs" 'BEGIN { printf "%.2f\n", s * 1000 }' >>"$BENCH_STATE/$sys.atk"
+	done
 	RSS_AFTER[$sys-attack]=$(rss_kb "$pid")
 	wait "$apid" || true
 	forget_pid "$pid"
@@ -123,6 +134,18 @@ while read -r sys kind rps p50 p99 requests non2xx errors cpu; do
 	[ "$sys" = webhook ] && name="adnanh/webhook"
 	table_row "$name" "$kind" "$rps" "$p50" "$p99" "$requests" "$non2xx" "$errors" "$cpu" "$r"
 done < <(sort -k2,2 -k1,1 "$BENCH_STATE/ack.rows")
+echo
+echo "Merged deliveries one at a time ($BENCH_ACK_N, curl time_total, a fresh connection each) while the"
+echo "same attack goes on, ms:"
+echo
+table_row "server" "answered" "failed" "median" "p99" "max"
+table_row "---" "---:" "---:" "---:" "---:" "---:"
+for sys in forja webhook; do
+	read -r n med p99 _ max _ <<<"$(stats "$BENCH_STATE/$sys.atk")"
+	name="Forja"
+	[ "$sys" = webhook ] && name="adnanh/webhook"
+	table_row "$name" "$n" "$(cat "$BENCH_STATE/$sys.atkfail" 2>/dev/null | wc -l)" "$med" "$p99" "$max"
+done
 echo
 echo "merged+attack: the merged deliveries while 4,000 slow connections from 200 other addresses"
 echo "are held (attacker: $(cat "$BENCH_STATE/attack-forja.txt") against Forja;"

@@ -20,7 +20,7 @@ PER_DELIVERY=50 # the most images one manifest may list
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
-need_pkgs curl jq git openssl docker-registry webhook busybox-static
+need_pkgs curl jq git openssl docker-registry webhook busybox-static gcc
 command -v nginx >/dev/null || need_pkgs nginx-light
 forja_build
 state_init
@@ -123,11 +123,32 @@ forja_start "$PORT_FORJA" "$BENCH_STATE/forja-mem"
 PID=$REPLY
 pause 1
 IDLE=$(rss_kb "$PID")
+# what is Forja's own: Pss (shared library pages split among the processes using them) and
+# private pages, beside VmRSS, which counts every library page it touched
+smaps_kb() { awk -v f="$2:" '$1 == f { s += $2 } END { print s + 0 }' "/proc/$1/smaps_rollup"; }
+IDLE_PSS=$(smaps_kb "$PID" Pss)
+IDLE_PRIV=$(($(smaps_kb "$PID" Private_Clean) + $(smaps_kb "$PID" Private_Dirty)))
+# 2,000 idle connections from 100 addresses (under the per-address limit), measured while held
+ATTACK_BIN=$BENCH_STATE/slowclients
+gcc -O2 -o "$ATTACK_BIN" "$ROOT/tests/tools/slowclients.c" || die "cannot build the attacker"
+held_rss() {
+	local apid
+	"$ATTACK_BIN" 127.0.0.1 "$2" 127.0.2.1+100 0 2000 2000 6 >"$BENCH_STATE/held-$2.txt" &
+	apid=$!
+	pause 4
+	REPLY=$(rss_kb "$1")
+	wait "$apid" || true
+}
+held_rss "$PID" "$PORT_FORJA"
+HELD=$REPLY
 webhook_start "$PORT_WEBHOOK" "$BENCH_STATE/hooks.json"
 WPID=$REPLY
 pause 1
 WH_IDLE=$(rss_kb "$WPID")
+held_rss "$WPID" "$PORT_WEBHOOK"
+WH_HELD=$REPLY
 forget_pid "$WPID"
+pause 1
 
 # wait_builds TARGET SECONDS: polls /metrics until TARGET builds are final; sets DONE, PEAK.
 wait_builds() {
@@ -197,7 +218,8 @@ machine
 echo
 table_row "Forja resident memory" "VmRSS MiB" "peak VmHWM MiB" "note"
 table_row "---" "---:" "---:" "---"
-table_row "idle, empty history" "$(mib "$IDLE")" "" "adnanh/webhook idle: $(mib "$WH_IDLE") MiB ($(ratio "$IDLE" "$WH_IDLE")x)"
+table_row "idle, empty history" "$(mib "$IDLE")" "" "adnanh/webhook idle: $(mib "$WH_IDLE") MiB ($(ratio "$IDLE" "$WH_IDLE")x); Forja's Pss $(mib "$IDLE_PSS"), private $(mib "$IDLE_PRIV") MiB"
+table_row "holding 2,000 idle connections" "$(mib "$HELD")" "" "adnanh/webhook: $(mib "$WH_HELD") MiB ($(ratio "$HELD" "$WH_HELD")x)"
 table_row "after $fail_done builds failing at the clone" "$(mib "$FAIL_RSS")" "" \
 	"$deliveries deliveries x $PER_DELIVERY services, ${fail_secs} s"
 table_row "then $((DONE - fail_done)) real builds ($succeeded succeeded)" "$(mib "$AFTER")" "$(mib "$HWM")" \

@@ -45,6 +45,15 @@ for op in $ops; do
     fail=1
   fi
 done
+# the Authorize button offers both tokens, and each guarded operation shows its lock
+grep -q 'class="btn authorize' "$work/dom.html" || { echo "FAIL: no Authorize button"; fail=1; }
+for op in listBuilds getBuild getBuildLog listImages getMetrics createBuild cancelBuild; do
+  block=$(grep -oE "id=\"operations-[A-Za-z0-9_-]+-$op\".{0,3000}" "$work/dom.html" | head -c 3000)
+  if ! grep -q 'authorization__btn' <<<"$block"; then
+    echo "FAIL: operation $op shows no lock (security not declared?)"
+    fail=1
+  fi
+done
 grep -q 'class="swagger-ui' "$work/dom.html" || { echo "FAIL: Swagger UI did not render"; fail=1; }
 grep -qi 'forja' "$work/dom.html" || { echo "FAIL: the document title is not shown"; fail=1; }
 if [ "$fail" = 0 ]; then

@@ -39,19 +39,6 @@ static long status_of(const struct testenv *t, const char *path, const char *tok
 	return s;
 }
 
-static long metric(const struct testenv *t, const char *series)
-{
-	struct http_resp r;
-	char line[160];
-	get(t, "GET", "/metrics", API, &r);
-	snprintf(line, sizeof(line), "\n%s ", series);
-	const char *p = strstr(r.body, line);
-	ck_assert_msg(p != NULL, "%s not in /metrics", series);
-	long v = atol(p + strlen(line));
-	http_resp_free(&r);
-	return v;
-}
-
 static int64_t insert_build(struct testenv *t)
 {
 	struct build *b = build_new();
@@ -227,7 +214,8 @@ START_TEST(limits_answer_and_are_counted)
 	long cut = closed_after(slow, 6000, NULL, 0);
 	close(slow);
 	ck_assert_msg(cut >= 1800 && cut <= 4000, "cut after %ld ms (deadline 2 s)", cut);
-	ck_assert_int_ge(metric(&t, "forja_http_limited_total{limit=\"deadline\"}"), 1);
+	ck_assert_int_ge(testenv_metric(&t, "forja_http_limited_total{limit=\"deadline\"}", API),
+			 1);
 
 	/* a kept-alive connection idle past FORJA_IDLE_TIMEOUT is closed */
 	int ka = dial(t.port);
@@ -237,7 +225,7 @@ START_TEST(limits_answer_and_are_counted)
 	close(ka);
 	ck_assert_msg(!strncmp(first, "HTTP/1.1 ", 9), "no answer before the close: %s", first);
 	ck_assert_msg(idle >= 900 && idle <= 4000, "idle close after %ld ms (timeout 1 s)", idle);
-	ck_assert_int_ge(metric(&t, "forja_http_limited_total{limit=\"idle\"}"), 1);
+	ck_assert_int_ge(testenv_metric(&t, "forja_http_limited_total{limit=\"idle\"}", API), 1);
 
 	/* past FORJA_MAX_CONNECTIONS: an answer, 503 with Retry-After, then the close */
 	for (int i = 0; i < 16; i++)
@@ -253,7 +241,8 @@ START_TEST(limits_answer_and_are_counted)
 	for (int i = 0; i < 16; i++)
 		close(held[i]);
 	usleep(300 * 1000);
-	ck_assert_int_ge(metric(&t, "forja_http_limited_total{limit=\"connections\"}"), 1);
+	ck_assert_int_ge(testenv_metric(&t, "forja_http_limited_total{limit=\"connections\"}", API),
+			 1);
 	testenv_stop(&t);
 }
 END_TEST
@@ -277,10 +266,12 @@ START_TEST(per_address_limit_answers_503)
 	for (int i = 0; i < 4; i++)
 		close(held[i]);
 	usleep(300 * 1000);
-	ck_assert_int_ge(metric(&t, "forja_http_limited_total{limit=\"per_address\"}"), 1);
+	ck_assert_int_ge(testenv_metric(&t, "forja_http_limited_total{limit=\"per_address\"}", API),
+			 1);
 	/* the gauge follows the closes, which the server sees a moment later */
 	long open = 0;
-	for (int i = 0; i < 60 && (open = metric(&t, "forja_http_connections")) > 1; i++)
+	for (int i = 0; i < 60 && (open = testenv_metric(&t, "forja_http_connections", API)) > 1;
+	     i++)
 		usleep(50 * 1000);
 	ck_assert_int_eq(open, 1); /* this /metrics call */
 	testenv_stop(&t);

@@ -67,22 +67,6 @@ static void make_repo(const char *prefix, const char *script, char *url, char *s
 	testgit_url(name, url, 256);
 }
 
-static long metric(const struct testenv *t, const char *series)
-{
-	struct http_resp r;
-	char url[128];
-	snprintf(url, sizeof(url), "%s/metrics", t->base_url);
-	ck_assert_int_eq(http_request("GET", url, NULL, NULL, 0, &r), 0);
-	char line[160];
-	/* the series at the start of a line, not its name in a # HELP line */
-	snprintf(line, sizeof(line), "\n%s ", series);
-	const char *p = strstr(r.body, line);
-	ck_assert_msg(p != NULL, "%s not in /metrics", series);
-	long v = atol(p + strlen(line));
-	http_resp_free(&r);
-	return v;
-}
-
 static char *final_log(const struct testenv *t, int64_t id)
 {
 	struct http_resp r;
@@ -97,9 +81,9 @@ static char *final_log(const struct testenv *t, int64_t id)
 
 static void wait_streams(const struct testenv *t, long n)
 {
-	for (int i = 0; i < 600 && metric(t, "forja_http_streams") < n; i++)
+	for (int i = 0; i < 600 && testenv_metric(t, "forja_http_streams", NULL) < n; i++)
 		usleep(50 * 1000);
-	ck_assert_int_ge(metric(t, "forja_http_streams"), n);
+	ck_assert_int_ge(testenv_metric(t, "forja_http_streams", NULL), n);
 }
 
 START_TEST(fifty_followers_and_quick_requests)
@@ -132,7 +116,8 @@ START_TEST(fifty_followers_and_quick_requests)
 	ck_assert_int_gt(atoi(retry), 0);
 	free(retry);
 	http_resp_free(&r);
-	ck_assert_int_ge(metric(&t, "forja_http_limited_total{limit=\"streams\"}"), 1);
+	ck_assert_int_ge(testenv_metric(&t, "forja_http_limited_total{limit=\"streams\"}", NULL),
+			 1);
 
 	/* the pool's 4 threads are free for everyone else while 50 followers wait */
 	snprintf(quick, sizeof(quick), "%s/builds/%lld", t.base_url, (long long)id);
@@ -158,7 +143,7 @@ START_TEST(fifty_followers_and_quick_requests)
 		free(f[i].body);
 	}
 	free(log);
-	ck_assert_int_eq(metric(&t, "forja_http_streams"), 0);
+	ck_assert_int_eq(testenv_metric(&t, "forja_http_streams", NULL), 0);
 	testenv_stop(&t);
 }
 END_TEST

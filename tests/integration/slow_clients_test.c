@@ -145,22 +145,6 @@ static void victims(const struct testenv *t, int secs)
 	ck_assert_int_gt(asked, 20);
 }
 
-static long metric(const struct testenv *t, const char *series)
-{
-	struct http_resp r;
-	char url[128];
-	snprintf(url, sizeof(url), "%s/metrics", t->base_url);
-	ck_assert_int_eq(http_request("GET", url, NULL, NULL, 0, &r), 0);
-	char line[160];
-	/* the series at the start of a line, not its name in a # HELP line */
-	snprintf(line, sizeof(line), "\n%s ", series);
-	const char *p = strstr(r.body, line);
-	ck_assert_msg(p != NULL, "%s not in /metrics", series);
-	long v = atol(p + strlen(line));
-	http_resp_free(&r);
-	return v;
-}
-
 static void start(struct testenv *t)
 {
 	const char *args[] = {"--webhook-secret=" SECRET, "--request-deadline=3", NULL};
@@ -181,9 +165,11 @@ START_TEST(one_address_is_refused_and_cut)
 	ck_assert_int_gt(r.refused_503, TRICKLE);
 	ck_assert_int_gt(r.cut, 0);
 	ck_assert_int_le(r.max_life_ms, DEADLINE_S * 1000 + 1500);
-	ck_assert_int_ge(metric(&t, "forja_http_limited_total{limit=\"per_address\"}"),
-			 r.refused_503);
-	ck_assert_int_gt(metric(&t, "forja_http_limited_total{limit=\"deadline\"}"), 0);
+	ck_assert_int_ge(
+	    testenv_metric(&t, "forja_http_limited_total{limit=\"per_address\"}", NULL),
+	    r.refused_503);
+	ck_assert_int_gt(testenv_metric(&t, "forja_http_limited_total{limit=\"deadline\"}", NULL),
+			 0);
 	testenv_stop(&t);
 }
 END_TEST
@@ -202,7 +188,7 @@ START_TEST(spread_attack_is_cut_at_the_deadline)
 	ck_assert_int_ge(r.opened, TRICKLE + IDLE);
 	ck_assert_int_ge(r.cut, TRICKLE + IDLE);
 	ck_assert_int_le(r.max_life_ms, DEADLINE_S * 1000 + 1500);
-	ck_assert_int_ge(metric(&t, "forja_http_limited_total{limit=\"deadline\"}"),
+	ck_assert_int_ge(testenv_metric(&t, "forja_http_limited_total{limit=\"deadline\"}", NULL),
 			 TRICKLE + IDLE);
 	testenv_stop(&t);
 }

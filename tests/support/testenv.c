@@ -182,3 +182,21 @@ char *http_resp_header(const struct http_resp *r, const char *name)
 	}
 	return found;
 }
+
+long testenv_metric(const struct testenv *t, const char *series, const char *token)
+{
+	struct http_resp r;
+	char url[128], auth[160], line[160];
+	const char *headers[] = {auth, NULL};
+	snprintf(url, sizeof(url), "%s/metrics", t->base_url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+	ck_assert_int_eq(http_request("GET", url, token ? headers : NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	/* the series at the start of a line, not its name in a # HELP line */
+	snprintf(line, sizeof(line), "\n%s ", series);
+	const char *p = strstr(r.body, line);
+	ck_assert_msg(p != NULL, "%s not in /metrics", series);
+	long v = atol(p + strlen(line));
+	http_resp_free(&r);
+	return v;
+}

@@ -58,4 +58,8 @@ void http_resp_free(struct http_resp *r);
 /* Value of response header NAME (case-insensitive), malloc'd (free()), or NULL. */
 char *http_resp_header(const struct http_resp *r, const char *name);
 
+/* The value of SERIES (e.g. `forja_http_streams` or `name{label="x"}`) in T's /metrics, asked
+ * with bearer TOKEN when not NULL. Aborts the test when the series is not there. */
+long testenv_metric(const struct testenv *t, const char *series, const char *token);
+
 #endif

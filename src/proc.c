@@ -23,28 +23,42 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* Starts ARGV with FDS[i] as its descriptor i, or /dev/null where FDS[i] is -1. */
+static int spawn_fds(char *const argv[], char *const env[], const int fds[3], pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	int rc = FORJA_EIO;
+
+	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+		else
+			posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
+							 i ? O_WRONLY : O_RDONLY, 0);
+	}
+	if (posix_spawnp(pid, argv[0], &fa, NULL, argv, env) == 0)
+		rc = 0;
+	else
+		*pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
 int proc_spawn(char *const argv[], char *const env[], struct proc *p)
 {
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, rc = FORJA_EIO;
-	posix_spawn_file_actions_t fa;
 
 	p->pid = -1;
 	p->in = p->out = p->err = -1;
 	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
 		goto out;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	if (posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, env) == 0) {
+	rc = spawn_fds(argv, env, (const int[3]){-1, outp[1], errp[1]}, &p->pid);
+	if (rc == 0) {
 		p->out = outp[0];
 		p->err = errp[0];
 		outp[0] = errp[0] = -1;
-		rc = 0;
-	} else {
-		p->pid = -1;
 	}
-	posix_spawn_file_actions_destroy(&fa);
 out:
 	for (int i = 0; i < 2; i++) {
 		close_fd(&outp[i]);
@@ -56,7 +70,6 @@ out:
 int proc_spawn_duplex(char *const argv[], char *const env[], struct proc *p)
 {
 	int inp[2] = {-1, -1}, outp[2] = {-1, -1}, rc = FORJA_EIO;
-	posix_spawn_file_actions_t fa;
 
 	p->pid = -1;
 	p->in = p->out = p->err = -1;
@@ -64,19 +77,12 @@ int proc_spawn_duplex(char *const argv[], char *const env[], struct proc *p)
 		goto out;
 	/* the child only reads: no half of the socket it could write back through */
 	shutdown(inp[0], SHUT_WR);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, env) == 0) {
+	rc = spawn_fds(argv, env, (const int[3]){inp[0], outp[1], -1}, &p->pid);
+	if (rc == 0) {
 		p->in = inp[1];
 		p->out = outp[0];
 		inp[1] = outp[0] = -1;
-		rc = 0;
-	} else {
-		p->pid = -1;
 	}
-	posix_spawn_file_actions_destroy(&fa);
 out:
 	for (int i = 0; i < 2; i++) {
 		close_fd(&inp[i]);

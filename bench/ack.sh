@@ -75,8 +75,7 @@ webhook_case() {
 # The same merged deliveries while a slow-client attack from other addresses goes on: 2,000
 # connections trickling one byte every 2 s and 2,000 idle ones, spread over 200 loopback
 # addresses (127.0.1.1-200, under any per-address limit), reconnecting whatever is closed.
-ATTACK_BIN=$BENCH_STATE/slowclients
-gcc -O2 -o "$ATTACK_BIN" "$ROOT/tests/tools/slowclients.c" || die "cannot build the attacker"
+attacker_build
 attack_case() {
 	local sys=$1 port=$2 path=$3 pid apid
 	: >"$BENCH_STATE/$sys.atk"

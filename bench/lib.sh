@@ -122,6 +122,13 @@ forja_build() {
 # ---- processes ------------------------------------------------------------------------------
 
 # start_bg LOG CMD...: starts CMD in the background, records its PID in BENCH_PIDS and REPLY.
+# Builds tests/tools/slowclients.c (the slow-client attacker) into the bench state; sets ATTACK_BIN.
+attacker_build() {
+	ATTACK_BIN=$BENCH_STATE/slowclients
+	[ -x "$ATTACK_BIN" ] && return 0
+	gcc -O2 -o "$ATTACK_BIN" "$ROOT/tests/tools/slowclients.c" || die "cannot build the attacker"
+}
+
 start_bg() {
 	local logf=$1
 	shift

@@ -129,8 +129,7 @@ smaps_kb() { awk -v f="$2:" '$1 == f { s += $2 } END { print s + 0 }' "/proc/$1/
 IDLE_PSS=$(smaps_kb "$PID" Pss)
 IDLE_PRIV=$(($(smaps_kb "$PID" Private_Clean) + $(smaps_kb "$PID" Private_Dirty)))
 # 2,000 idle connections from 100 addresses (under the per-address limit), measured while held
-ATTACK_BIN=$BENCH_STATE/slowclients
-gcc -O2 -o "$ATTACK_BIN" "$ROOT/tests/tools/slowclients.c" || die "cannot build the attacker"
+attacker_build
 held_rss() {
 	local apid
 	"$ATTACK_BIN" 127.0.0.1 "$2" 127.0.2.1+100 0 2000 2000 6 >"$BENCH_STATE/held-$2.txt" &

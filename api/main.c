@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "../src/deadline.h"
 #include "../src/errors.h"
 #include "../src/log.h"
 #include "app.h"
@@ -41,6 +43,37 @@ static int main_wait_signal(const sigset_t *set)
 	return sig;
 }
 
+/*
+ * Lets running builds finish for up to GRACE_S while the server still answers: webhooks that
+ * arrive are recorded as queued and built at the next start, log follows go on. A second
+ * signal ends the wait; whatever still runs then is aborted and queued again by queue_stop().
+ */
+static void main_drain(struct app *app, const sigset_t *set, int sig, int grace_s)
+{
+	int queued = 0, running = 0;
+	queue_drain(app->queue);
+	queue_stats(app->queue, &queued, &running);
+	if (running == 0 || grace_s == 0) {
+		log_info("signal %d: stopping", sig);
+		return;
+	}
+	log_info("signal %d: stopping; waiting up to %d s for %d running builds (a second signal "
+		 "stops at once)",
+		 sig, grace_s, running);
+	int64_t end = deadline_now_ms() + (int64_t)grace_s * 1000;
+	while (running > 0 && deadline_now_ms() < end) {
+		struct timespec tick = {0, 200 * 1000 * 1000};
+		if (sigtimedwait(set, NULL, &tick) > 0) {
+			log_info("second signal: stopping now");
+			break;
+		}
+		queue_stats(app->queue, &queued, &running);
+	}
+	if (running > 0)
+		log_info("%d builds still running: aborted, they run again at the next start",
+			 running);
+}
+
 static int main_serve(const struct config *cfg, const sigset_t *set)
 {
 	static struct app app; /* lives until exit; handlers get it explicitly */
@@ -72,7 +105,7 @@ static int main_serve(const struct config *cfg, const sigset_t *set)
 		log_warn("webhooks are accepted WITHOUT a signature (--allow-unsigned-webhooks)");
 	main_banner(cfg, server_port(srv));
 	int sig = main_wait_signal(set);
-	log_info("signal %d: stopping", sig);
+	main_drain(&app, set, sig, cfg->shutdown_grace_s);
 	server_stop(srv);
 	app_close(&app);
 	log_info("stopped");

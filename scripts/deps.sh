@@ -6,7 +6,7 @@ set -euo pipefail
 build=(cmake gcc make pkg-config libulfius-dev libjansson-dev liborcania-dev libyder-dev
        libsqlite3-dev libcurl4-gnutls-dev libgnutls28-dev libmicrohttpd-dev libarchive-dev)
 runtime=(docker.io docker-registry git openssh-client ca-certificates curl iptables)
-testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2 python3 openssl
+testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2 python3 openssl sqlite3
          lighttpd openssh-server clang-format)
 
 case "${1:-run}" in

@@ -89,6 +89,8 @@ static const struct opt config_opts[] = {
      "seconds a kept-alive connection may wait for its next request"},
     {"request-deadline", "FORJA_REQUEST_DEADLINE", OPT_INT, OFF(request_deadline_s), "10", 1, 3600,
      "seconds to receive a whole request, headers and body, however slowly sent"},
+    {"shutdown-grace", "FORJA_SHUTDOWN_GRACE", OPT_INT, OFF(shutdown_grace_s), "30", 0, 86400,
+     "seconds running builds may take to finish on SIGTERM before they are queued again"},
     {"max-streams", "FORJA_MAX_STREAMS", OPT_INT, OFF(max_streams), "256", 1, 100000,
      "log follows open at once; more are answered 503"},
     {"max-body-bytes", "FORJA_MAX_BODY_BYTES", OPT_SIZE, OFF(max_body_bytes), "65536", 1024,

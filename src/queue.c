@@ -50,6 +50,7 @@ struct queue {
 	struct worker *workers;
 	int started;
 	int stopping;
+	int draining; /* no new builds start; running ones go on */
 };
 
 int queue_new(const struct queue_opts *opts, struct queue **out)
@@ -272,10 +273,15 @@ static void run_build(struct queue *q, struct worker *w, const struct build *b)
 	char err[sizeof(res.error) + 64];
 	enum build_status st = outcome(q, w, rc, deadline, &res, err, sizeof(err));
 	if (st != BUILD_SUCCEEDED && st != BUILD_CANCELLED && stopping(q)) {
-		/* Aborted by the stop: stays running in the store and runs again at next start. */
-		build_logs_appendf(
-		    q->opts.logs, b->id,
-		    "forja: server stopping; the build will run again at next start");
+		/* Aborted by the stop: queued again, it runs at the next start. Should this write
+		 * fail, recovery at the next start still finds it running and queues it. */
+		build_logs_appendf(q->opts.logs, b->id,
+				   "forja: server stopping; the build is queued again and runs at "
+				   "the next start");
+		int qrc = store_build_requeue(q->opts.store, b->id);
+		if (qrc != 0)
+			log_warn("cannot queue build %" PRId64 " again: %s", b->id,
+				 errors_text(qrc));
 		return;
 	}
 	finish_build(q, b->id, st, res.digest[0] != '\0' ? res.digest : NULL, err);
@@ -310,7 +316,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct queue *q = w->q;
 	pthread_mutex_lock(&q->mu);
-	while (!q->stopping) {
+	while (!q->stopping && !q->draining) {
 		struct pending *p = take_eligible(q);
 		if (!p) {
 			pthread_cond_wait(&q->cond, &q->mu);
@@ -528,6 +534,14 @@ void queue_stats(struct queue *q, int *queued, int *running)
 	for (int i = 0; i < q->opts.workers; i++)
 		r += q->workers[i].id != 0;
 	*running = r;
+	pthread_mutex_unlock(&q->mu);
+}
+
+void queue_drain(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->draining = 1;
+	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->mu);
 }
 

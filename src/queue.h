@@ -42,8 +42,12 @@ int queue_push(struct queue *q, int64_t id);
 int queue_cancel(struct queue *q, int64_t id);
 /* Numbers for metrics and health. */
 void queue_stats(struct queue *q, int *queued, int *running);
-/* Stops the workers within a few seconds: running builds are aborted and left to be run
- * again at the next start. */
+/* The first half of a graceful stop: no build starts any more (queued ones stay queued in the
+ * store for the next start, pushes still record theirs); running builds go on. Watch them end
+ * with queue_stats(), then queue_stop(). */
+void queue_drain(struct queue *q);
+/* Stops the workers within a few seconds: running builds are aborted and queued again in the
+ * store for the next start. */
 void queue_stop(struct queue *q);
 void queue_free(struct queue *q);
 

@@ -42,6 +42,7 @@ enum stmt_id {
 	ST_SET_COMMIT,
 	ST_RECOVER_FAIL,
 	ST_RECOVER_REQUEUE,
+	ST_REQUEUE,
 	ST_QUEUED_IDS,
 	ST_BEGIN,
 	ST_COMMIT,
@@ -83,6 +84,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"giving up after ' || ?1 || ' attempts' "
 			"WHERE status = 1 AND attempts >= ?1",
     [ST_RECOVER_REQUEUE] = "UPDATE builds SET status = 0 WHERE status = 1",
+    [ST_REQUEUE] = "UPDATE builds SET status = 0, started_at = NULL, "
+		   "attempts = max(attempts - 1, 0) WHERE id = ?1 AND status = 1",
     [ST_QUEUED_IDS] = "SELECT id FROM builds WHERE status = 0 ORDER BY id",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -736,6 +739,33 @@ int store_build_set_commit(struct store *st, int64_t id, const char *commit)
 	if (changed == 0) {
 		enum build_status cur;
 		rc = status_locked(st, id, &cur); /* known: already pinned, nothing to do */
+	}
+out:
+	pthread_mutex_unlock(&st->write_mu);
+	return rc;
+}
+
+int store_build_requeue(struct store *st, int64_t id)
+{
+	pthread_mutex_lock(&st->write_mu);
+	int rc = FORJA_EDB;
+	sqlite3_stmt *s = conn_stmt(&st->writer, ST_REQUEUE);
+	if (!s)
+		goto out;
+	sqlite3_bind_int64(s, 1, id);
+	int step = sqlite3_step(s);
+	int changed = sqlite3_changes(st->writer.db);
+	stmt_done(s);
+	if (step != SQLITE_DONE) {
+		rc = db_err(st->writer.db, "requeue");
+		goto out;
+	}
+	rc = 0;
+	if (changed == 0) {
+		enum build_status cur;
+		rc = status_locked(st, id, &cur);
+		if (rc == 0)
+			rc = FORJA_ECONFLICT;
 	}
 out:
 	pthread_mutex_unlock(&st->write_mu);

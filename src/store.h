@@ -73,6 +73,11 @@ int store_build_finish(struct store *st, int64_t id, enum build_status status, c
  * recorded is kept, and that is 0 too. FORJA_ENOTFOUND when the build is unknown. */
 int store_build_set_commit(struct store *st, int64_t id, const char *commit);
 
+/* running -> queued for a build a server stop interrupted: it runs again at the next start, and
+ * the interrupted run does not count against its attempts. FORJA_ECONFLICT when it is not
+ * running, FORJA_ENOTFOUND when it is unknown. */
+int store_build_requeue(struct store *st, int64_t id);
+
 /*
  * After a crash, in one transaction: builds left running go back to queued, or fail with a
  * clear error once they have used MAX_ATTEMPTS. Then *IDS gets every queued build, oldest

@@ -16,6 +16,7 @@ import urllib.parse
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes
     statuses = 0
 
     def log_message(self, fmt, *args):  # quiet: the scripts print their own figures
@@ -38,12 +39,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ref = urllib.parse.parse_qs(url.query).get("ref", ["HEAD"])[0]
         repo = os.path.join(self.server.git_dir, parts[3] + ".git")
         path = urllib.parse.unquote(parts[5])
-        show = subprocess.run(["git", "--git-dir", repo, "show", f"{ref}:{path}"],
-                              capture_output=True)
-        if show.returncode != 0:
-            self.answer(404, b'{"message":"Not Found"}')
-            return
-        self.answer(200, show.stdout, "application/vnd.github.raw")
+        key = (repo, ref, path)
+        body = self.server.cache.get(key)
+        if body is None:
+            show = subprocess.run(["git", "--git-dir", repo, "show", f"{ref}:{path}"],
+                                  capture_output=True)
+            if show.returncode != 0:
+                self.answer(404, b'{"message":"Not Found"}')
+                return
+            body = show.stdout
+            # a file at a commit never changes; only full shas are worth keeping
+            if len(ref) == 40:
+                self.server.cache[key] = body
+        self.answer(200, body, "application/vnd.github.raw")
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
@@ -52,10 +60,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.answer(201, b"{}")
 
 
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client killed mid-request (the soak's SIGKILLs) is not the stand-in's error
+
+
 def main():
     git_dir, port_file = sys.argv[1], sys.argv[2]
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", 0), Handler)
     srv.git_dir = git_dir
+    srv.cache = {}
     srv.daemon_threads = True
     with open(port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))

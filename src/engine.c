@@ -29,9 +29,10 @@
 #define TEXT_PENDING   8192	     /* log text waiting for its newline */
 
 struct engine {
-	char *host;	 /* as configured, for messages */
-	char *sock_path; /* unix socket, or NULL for tcp */
-	char *base;	 /* "http://localhost" or "http://host:port" */
+	char *host;	       /* as configured, for messages */
+	char *sock_path;       /* unix socket, or NULL for tcp */
+	char *base;	       /* "http://localhost", "http://host:port" or "https://host:port" */
+	char *ca, *cert, *key; /* TLS files (the Docker convention in one directory), or NULL */
 	pthread_mutex_t mu;
 	char api[48]; /* negotiated, "" before the first ping; guarded by mu */
 	CURL *ping;   /* reused for pings and short calls, so they pay no setup; guarded */
@@ -59,10 +60,34 @@ struct stream {
 	char raw[512]; /* first non-JSON line: text/plain error bodies */
 };
 
+/* DIR/NAME, malloc'd; NULL on ENOMEM. */
+static char *path_in(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static int tls_files(struct engine *e, const char *dir)
+{
+	e->ca = path_in(dir, "ca.pem");
+	e->cert = path_in(dir, "cert.pem");
+	e->key = path_in(dir, "key.pem");
+	return e->ca && e->cert && e->key ? 0 : FORJA_ENOMEM;
+}
+
 int engine_new(const char *host, struct engine **out)
+{
+	return engine_new_tls(host, NULL, out);
+}
+
+int engine_new_tls(const char *host, const char *cert_dir, struct engine **out)
 {
 	struct engine *e;
 	const char *h = host && *host ? host : "unix:///var/run/docker.sock";
+	int tls = cert_dir && *cert_dir;
 
 	*out = NULL;
 	e = calloc(1, sizeof(*e));
@@ -70,15 +95,15 @@ int engine_new(const char *host, struct engine **out)
 		return FORJA_ENOMEM;
 	pthread_mutex_init(&e->mu, NULL);
 	e->host = strdup(h);
-	if (!strncmp(h, "unix://", 7) && h[7] == '/') {
+	if (!strncmp(h, "unix://", 7) && h[7] == '/' && !tls) {
 		e->sock_path = strdup(h + 7);
 		e->base = strdup("http://localhost");
 	} else if (!strncmp(h, "tcp://", 6) && h[6]) {
 		size_t n = strlen(h + 6);
-		char *b = malloc(n + 8);
+		char *b = malloc(n + 9);
 
 		if (b)
-			snprintf(b, n + 8, "http://%s", h + 6);
+			snprintf(b, n + 9, "%s://%s", tls ? "https" : "http", h + 6);
 		e->base = b;
 		if (e->base && e->base[strlen(e->base) - 1] == '/')
 			e->base[strlen(e->base) - 1] = '\0';
@@ -87,12 +112,18 @@ int engine_new(const char *host, struct engine **out)
 		return FORJA_EINVAL;
 	}
 	e->ping = curl_easy_init();
-	if (!e->host || !e->base || (!e->sock_path && !strncmp(h, "unix", 4)) || !e->ping) {
+	if (!e->host || !e->base || (!e->sock_path && !strncmp(h, "unix", 4)) || !e->ping ||
+	    (tls && tls_files(e, cert_dir))) {
 		engine_free(e);
 		return FORJA_ENOMEM;
 	}
 	*out = e;
 	return 0;
+}
+
+const char *engine_host(const struct engine *e)
+{
+	return e->host;
 }
 
 void engine_free(struct engine *e)
@@ -105,6 +136,9 @@ void engine_free(struct engine *e)
 	free(e->host);
 	free(e->sock_path);
 	free(e->base);
+	free(e->ca);
+	free(e->cert);
+	free(e->key);
 	free(e);
 }
 
@@ -299,6 +333,14 @@ static void set_common(struct engine *e, CURL *h, const char *url, char *curlerr
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	if (e->sock_path)
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, e->sock_path);
+	if (e->ca) {
+		/* the engine's certificate is always verified: a TCP engine is root on its host */
+		curl_easy_setopt(h, CURLOPT_CAINFO, e->ca);
+		curl_easy_setopt(h, CURLOPT_SSLCERT, e->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, e->key);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);

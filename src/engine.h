@@ -24,6 +24,12 @@ struct engine_build_params {
  * for anything else. *OUT owned by caller (engine_free). Thread-safe: one engine serves all
  * workers; pings and short calls reuse one connection, builds and pushes get their own. */
 int engine_new(const char *host, struct engine **out);
+/* The same over TLS when CERT_DIR is not NULL: a tcp:// HOST spoken to as https with
+ * CERT_DIR/ca.pem (the engine's certificate is always verified), CERT_DIR/cert.pem and
+ * CERT_DIR/key.pem (the client certificate), as the docker CLI's DOCKER_CERT_PATH. */
+int engine_new_tls(const char *host, const char *cert_dir, struct engine **out);
+/* HOST as configured (borrowed): the engine's name in logs, history and health. */
+const char *engine_host(const struct engine *e);
 void engine_free(struct engine *e);
 
 /*

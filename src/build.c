@@ -80,6 +80,7 @@ void build_free(struct build *b)
 	free(b->branch);
 	free(b->delivery_id);
 	free(b->error);
+	free(b->engine);
 	free(b);
 }
 
@@ -221,6 +222,7 @@ json_t *build_to_json(const struct build *b, const char *public_url)
 		rc |= json_object_set_new(o, "duration_seconds", json_null());
 	rc |= set_str(o, "error", b->error);
 	rc |= json_object_set_new(o, "attempts", json_integer(b->attempts));
+	rc |= set_str(o, "engine", b->engine);
 	rc |= json_object_set_new(o, "links", links_json(b->id, public_url));
 	if (rc != 0) {
 		json_decref(o);

@@ -42,6 +42,7 @@ struct build {
 	int64_t finished_at;
 	char *error;
 	int attempts;
+	char *engine; /* the engine that ran it last (its host), NULL before it ran */
 };
 
 /* Allocates a zeroed build; NULL on ENOMEM. Release with build_free(). */

@@ -15,14 +15,14 @@
 
 #define STORE_READERS 4
 #define STORE_BUSY_MS 5000
-/* List filters (service, repository, branch, status): one statement per combination. */
-#define STORE_LIST_MASKS 16
+/* List filters (service, repository, branch, status, engine): one statement per combination. */
+#define STORE_LIST_MASKS 32
 
 /* Columns of a build row, in the order row_to_build() reads them. */
 #define BUILD_COLUMNS                                                                              \
 	"id, service, version, type, image, digest, trigger_kind, repository, clone_url, "         \
 	"commit_sha, ref, context, dockerfile, build_args, pull_request, branch, delivery_id, "    \
-	"status, created_at, started_at, finished_at, error, attempts"
+	"status, created_at, started_at, finished_at, error, attempts, engine"
 
 enum stmt_id {
 	ST_GET,
@@ -43,6 +43,9 @@ enum stmt_id {
 	ST_RECOVER_FAIL,
 	ST_RECOVER_REQUEUE,
 	ST_REQUEUE,
+	ST_SET_ENGINE,
+	ST_BUMP_ATTEMPT,
+	ST_LAST_ENGINE,
 	ST_QUEUED_IDS,
 	ST_BEGIN,
 	ST_COMMIT,
@@ -84,6 +87,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"giving up after ' || ?1 || ' attempts' "
 			"WHERE status = 1 AND attempts >= ?1",
     [ST_RECOVER_REQUEUE] = "UPDATE builds SET status = 0 WHERE status = 1",
+    [ST_BUMP_ATTEMPT] = "UPDATE builds SET attempts = attempts + 1 WHERE id = ?1 AND status = 1 "
+			"RETURNING attempts",
+    [ST_SET_ENGINE] = "UPDATE builds SET engine = ?2 WHERE id = ?1",
+    [ST_LAST_ENGINE] = "SELECT engine FROM builds INDEXED BY builds_service "
+		       "WHERE service = ?1 AND engine IS NOT NULL ORDER BY id DESC LIMIT 1",
     [ST_REQUEUE] = "UPDATE builds SET status = 0, started_at = NULL, "
 		   "attempts = max(attempts - 1, 0) WHERE id = ?1 AND status = 1",
     [ST_QUEUED_IDS] = "SELECT id FROM builds WHERE status = 0 ORDER BY id",
@@ -112,6 +120,9 @@ static const char *const migrations[] = {
     "CREATE TABLE deliveries ("
     " hook_id TEXT NOT NULL, delivery_id TEXT NOT NULL, received_at INTEGER NOT NULL,"
     " PRIMARY KEY (hook_id, delivery_id)) WITHOUT ROWID;",
+    /* the engine pool: which engine ran each build */
+    "ALTER TABLE builds ADD COLUMN engine TEXT;"
+    "CREATE INDEX builds_engine ON builds (engine, id);",
 };
 
 struct conn {
@@ -343,6 +354,7 @@ static struct build *row_to_build(sqlite3_stmt *s)
 	b->finished_at = sqlite3_column_int64(s, 20);
 	rc |= col_text(s, 21, &b->error);
 	b->attempts = sqlite3_column_int(s, 22);
+	rc |= col_text(s, 23, &b->engine);
 	if (rc != 0) {
 		build_free(b);
 		return NULL;
@@ -560,7 +572,7 @@ int store_build_get(struct store *st, int64_t id, struct build **out)
 }
 
 /* The list statement for the filters in MASK (bit 0 service, 1 repository, 2 branch,
- * 3 status), built once per connection so each combination gets its own index plan. */
+ * 3 status, 4 engine), built once per connection so each combination gets its own index plan. */
 static sqlite3_stmt *list_stmt(struct conn *c, unsigned mask)
 {
 	if (c->list[mask])
@@ -569,12 +581,10 @@ static sqlite3_stmt *list_stmt(struct conn *c, unsigned mask)
 	size_t off = (size_t)snprintf(sql, sizeof(sql),
 				      "SELECT " BUILD_COLUMNS " FROM builds WHERE id < ?1");
 	static const char *const conds[] = {
-	    " AND service = ?2",
-	    " AND repository = ?3",
-	    " AND branch = ?4",
-	    " AND status = ?5",
+	    " AND service = ?2", " AND repository = ?3", " AND branch = ?4",
+	    " AND status = ?5",	 " AND engine = ?7",
 	};
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 5; i++) {
 		if (mask & (1u << i))
 			off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s", conds[i]);
 	}
@@ -594,7 +604,7 @@ int store_build_list(struct store *st, const struct build_filter *f, struct buil
 	if (f->limit < 1 || f->limit > 100 || f->before < 0)
 		return FORJA_EINVAL;
 	unsigned mask = (f->service ? 1u : 0) | (f->repository ? 2u : 0) | (f->branch ? 4u : 0) |
-			(f->has_status ? 8u : 0);
+			(f->has_status ? 8u : 0) | (f->engine ? 16u : 0);
 	struct conn *c = reader_get(st);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = list_stmt(c, mask);
@@ -606,6 +616,7 @@ int store_build_list(struct store *st, const struct build_filter *f, struct buil
 	bind_text(s, 4, f->branch);
 	sqlite3_bind_int(s, 5, (int)f->status);
 	sqlite3_bind_int(s, 6, f->limit);
+	bind_text(s, 7, f->engine);
 	rc = collect_rows(c->db, s, out, n);
 out:
 	reader_put(st, c);
@@ -742,6 +753,68 @@ int store_build_set_commit(struct store *st, int64_t id, const char *commit)
 	}
 out:
 	pthread_mutex_unlock(&st->write_mu);
+	return rc;
+}
+
+int store_build_set_engine(struct store *st, int64_t id, const char *engine)
+{
+	pthread_mutex_lock(&st->write_mu);
+	int rc = FORJA_EDB;
+	sqlite3_stmt *s = conn_stmt(&st->writer, ST_SET_ENGINE);
+	if (!s)
+		goto out;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, engine);
+	int step = sqlite3_step(s);
+	int changed = sqlite3_changes(st->writer.db);
+	stmt_done(s);
+	rc =
+	    step == SQLITE_DONE ? (changed ? 0 : FORJA_ENOTFOUND) : db_err(st->writer.db, "engine");
+out:
+	pthread_mutex_unlock(&st->write_mu);
+	return rc;
+}
+
+int store_build_next_attempt(struct store *st, int64_t id, int *attempts)
+{
+	pthread_mutex_lock(&st->write_mu);
+	int rc = FORJA_EDB;
+	sqlite3_stmt *s = conn_stmt(&st->writer, ST_BUMP_ATTEMPT);
+	if (!s)
+		goto out;
+	sqlite3_bind_int64(s, 1, id);
+	int step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		*attempts = sqlite3_column_int(s, 0);
+		rc = 0;
+	} else {
+		rc = step == SQLITE_DONE ? FORJA_ECONFLICT : db_err(st->writer.db, "attempt");
+	}
+	stmt_done(s);
+out:
+	pthread_mutex_unlock(&st->write_mu);
+	return rc;
+}
+
+int store_service_engine(struct store *st, const char *service, char *out, size_t len)
+{
+	out[0] = '\0';
+	struct conn *c = reader_get(st);
+	int rc = FORJA_EDB;
+	sqlite3_stmt *s = conn_stmt(c, ST_LAST_ENGINE);
+	if (!s)
+		goto out;
+	bind_text(s, 1, service);
+	int step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		snprintf(out, len, "%s", (const char *)sqlite3_column_text(s, 0));
+		rc = 0;
+	} else {
+		rc = step == SQLITE_DONE ? FORJA_ENOTFOUND : db_err(c->db, "last engine");
+	}
+	stmt_done(s);
+out:
+	reader_put(st, c);
 	return rc;
 }
 

@@ -15,6 +15,7 @@ struct build_filter {
 	const char *service;	/* NULL = any */
 	const char *repository; /* NULL = any */
 	const char *branch;	/* NULL = any */
+	const char *engine;	/* NULL = any */
 	int has_status;		/* 0 = any status */
 	enum build_status status;
 	int64_t before; /* only ids < before; 0 = from the newest */
@@ -72,6 +73,14 @@ int store_build_finish(struct store *st, int64_t id, enum build_status status, c
 /* Records the commit a build's ref resolved to (API builds of a branch). A commit already
  * recorded is kept, and that is 0 too. FORJA_ENOTFOUND when the build is unknown. */
 int store_build_set_commit(struct store *st, int64_t id, const char *commit);
+
+/* Records ENGINE (its host) as the engine running build ID. FORJA_ENOTFOUND when unknown. */
+int store_build_set_engine(struct store *st, int64_t id, const char *engine);
+/* A running build starts another attempt (its engine was lost): *ATTEMPTS gets the new count.
+ * FORJA_ECONFLICT when it is not running. */
+int store_build_next_attempt(struct store *st, int64_t id, int *attempts);
+/* The engine of SERVICE's newest build that ran on one, into OUT; FORJA_ENOTFOUND when none. */
+int store_service_engine(struct store *st, const char *service, char *out, size_t len);
 
 /* running -> queued for a build a server stop interrupted: it runs again at the next start, and
  * the interrupted run does not count against its attempts. FORJA_ECONFLICT when it is not

@@ -275,6 +275,44 @@ START_TEST(recover_requeues_and_gives_up)
 }
 END_TEST
 
+START_TEST(engine_attempts_and_requeue)
+{
+	struct store *st = open_fresh();
+	int64_t a1 = insert(st, "a", "1", "main", NULL);
+	int64_t a2 = insert(st, "a", "2", "main", NULL);
+	char name[64];
+	ck_assert_int_eq(store_service_engine(st, "a", name, sizeof(name)), FORJA_ENOTFOUND);
+	int attempts = 0;
+	ck_assert_int_eq(store_build_start(st, a1, 1000, &attempts), 0);
+	ck_assert_int_eq(store_build_set_engine(st, a1, "tcp://10.0.0.5:2376"), 0);
+	ck_assert_int_eq(store_build_set_engine(st, 999, "x"), FORJA_ENOTFOUND);
+	ck_assert_int_eq(store_service_engine(st, "a", name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "tcp://10.0.0.5:2376");
+	/* a lost engine: the same build, one attempt more */
+	ck_assert_int_eq(store_build_next_attempt(st, a1, &attempts), 0);
+	ck_assert_int_eq(attempts, 2);
+	ck_assert_int_eq(store_build_next_attempt(st, a2, &attempts), FORJA_ECONFLICT);
+	/* a stop: queued again, the interrupted attempt given back */
+	ck_assert_int_eq(store_build_requeue(st, a1), 0);
+	struct build *b = NULL;
+	ck_assert_int_eq(store_build_get(st, a1, &b), 0);
+	ck_assert_int_eq(b->status, BUILD_QUEUED);
+	ck_assert_int_eq(b->attempts, 1);
+	ck_assert_str_eq(b->engine, "tcp://10.0.0.5:2376");
+	build_free(b);
+	ck_assert_int_eq(store_build_requeue(st, a1), FORJA_ECONFLICT);
+	/* the history filters by engine */
+	struct build_filter f = {.engine = "tcp://10.0.0.5:2376", .limit = 10};
+	struct build **page = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(store_build_list(st, &f, &page, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(page[0]->id, a1);
+	build_array_free(page, n);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(delivery_conflict_writes_nothing)
 {
 	struct store *st = open_fresh();
@@ -342,7 +380,7 @@ START_TEST(schema_version_and_plans)
 	sqlite3_stmt *s = NULL;
 	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 2);
 	sqlite3_finalize(s);
 	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
@@ -358,6 +396,8 @@ START_TEST(schema_version_and_plans)
 			   "ORDER BY id DESC LIMIT 20");
 	assert_no_scan(db, "SELECT id FROM builds WHERE service = 'a' AND version = '1' AND "
 			   "digest = 'd' ORDER BY id DESC LIMIT 1");
+	assert_no_scan(db, "SELECT * FROM builds WHERE id < 5 AND engine = 'e' "
+			   "ORDER BY id DESC LIMIT 20");
 	sqlite3_close(db);
 	/* a reopen does not upgrade again and keeps the data */
 	ck_assert_int_eq(store_open(dir, &st), 0);
@@ -425,6 +465,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, list_filters_and_pages);
 	tcase_add_test(tc, latest_by_service_and_branch);
 	tcase_add_test(tc, recover_requeues_and_gives_up);
+	tcase_add_test(tc, engine_attempts_and_requeue);
 	tcase_add_test(tc, delivery_conflict_writes_nothing);
 	tcase_add_test(tc, schema_version_and_plans);
 	tcase_add_test(tc, concurrent_readers_and_writers);

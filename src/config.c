@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "pool.h"
 
 enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_BOOL };
 
@@ -30,6 +31,10 @@ static const struct opt config_opts[] = {
      "directory of the SQLite history and build logs"},
     {"docker-host", "FORJA_DOCKER_HOST", OPT_STR, OFF(docker_host), NULL, 0, 0,
      "Docker engine (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
+    {"docker-hosts", "FORJA_DOCKER_HOSTS", OPT_STR, OFF(docker_hosts), NULL, 0, 0,
+     "engines builds are spread over, instead of one: HOST[;slots=N][;tls=DIR],..."},
+    {"docker-cert-path", "FORJA_DOCKER_CERT_PATH", OPT_STR, OFF(docker_cert_path), NULL, 0, 0,
+     "TLS directory (ca.pem, cert.pem, key.pem) of tcp:// engines (default $DOCKER_CERT_PATH)"},
     {"registry", "FORJA_REGISTRY", OPT_STR, OFF(registry), "127.0.0.1:5000", 0, 0,
      "registry host:port images are tagged with and pushed to"},
     {"registry-url", "FORJA_REGISTRY_URL", OPT_STR, OFF(registry_url), NULL, 0, 0,
@@ -320,6 +325,19 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "FORJA_DOCKER_HOST: \"%s\" must start with unix:// or tcp://",
 			 cfg->docker_host);
 		return FORJA_EINVAL;
+	}
+	const char *dcp = getenv("DOCKER_CERT_PATH");
+	if (!cfg->docker_cert_path && dcp && *dcp &&
+	    (rc = config_set_str(&cfg->docker_cert_path, dcp, "")))
+		return rc;
+	if (cfg->docker_hosts) {
+		/* refused now, naming the entry, rather than at the first build */
+		struct pool_spec spec;
+		rc = pool_spec_parse(cfg->docker_hosts, cfg->workers, cfg->docker_cert_path, &spec,
+				     err, errlen);
+		if (rc)
+			return rc;
+		pool_spec_free(&spec);
 	}
 	if (!*cfg->registry || strchr(cfg->registry, '/') || strchr(cfg->registry, ' ')) {
 		snprintf(err, errlen, "FORJA_REGISTRY: \"%s\" must be host:port, without a scheme",

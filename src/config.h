@@ -11,10 +11,12 @@ struct config {
 	char *listen;	   /* host:port, as given */
 	char *listen_host; /* parsed from listen */
 	unsigned int listen_port;
-	char *data_dir;	    /* SQLite history and build logs */
-	char *docker_host;  /* unix:///path or tcp://host:port */
-	char *registry;	    /* host:port images are tagged and pushed to */
-	char *registry_url; /* base URL of the registry API; default http://<registry> */
+	char *data_dir;		/* SQLite history and build logs */
+	char *docker_host;	/* unix:///path or tcp://host:port */
+	char *docker_hosts;	/* FORJA_DOCKER_HOSTS, the pool form (pool_spec_parse), or NULL */
+	char *docker_cert_path; /* default TLS directory of tcp:// engines, or NULL */
+	char *registry;		/* host:port images are tagged and pushed to */
+	char *registry_url;	/* base URL of the registry API; default http://<registry> */
 	char *registry_username;
 	char *registry_password;
 	char *registry_ca_file; /* PEM file trusted for a TLS registry; NULL = system store */

@@ -9,6 +9,33 @@
 #include "../src/fs.h"
 #include "../src/log.h"
 
+/* The engines: FORJA_DOCKER_HOSTS, or the one FORJA_DOCKER_HOST with FORJA_WORKERS slots. */
+static int open_pool(struct app *app, const struct config *cfg, char *err, size_t errlen)
+{
+	struct pool_spec spec;
+	int rc;
+
+	if (cfg->docker_hosts) {
+		rc = pool_spec_parse(cfg->docker_hosts, cfg->workers, cfg->docker_cert_path, &spec,
+				     err, errlen);
+	} else {
+		memset(&spec, 0, sizeof(spec));
+		spec.n = 1;
+		spec.entries[0].host = strdup(cfg->docker_host);
+		spec.entries[0].slots = cfg->workers;
+		if (cfg->docker_cert_path && !strncmp(cfg->docker_host, "tcp://", 6))
+			spec.entries[0].cert_dir = strdup(cfg->docker_cert_path);
+		rc = spec.entries[0].host ? 0 : FORJA_ENOMEM;
+	}
+	if (!rc)
+		rc = pool_new(&spec, &app->pool, err, errlen);
+	pool_spec_free(&spec);
+	if (rc)
+		return rc;
+	app->engine = pool_engine(app->pool, 0);
+	return 0;
+}
+
 static int app_open_clients(struct app *app, const struct config *cfg, char *err, size_t errlen)
 {
 	struct registry_opts ro;
@@ -22,12 +49,9 @@ static int app_open_clients(struct app *app, const struct config *cfg, char *err
 	int rc;
 
 	builder_config_registry_opts(cfg, &ro);
-	rc = engine_new(cfg->docker_host, &app->engine);
-	if (rc) {
-		snprintf(err, errlen, "FORJA_DOCKER_HOST: cannot use \"%s\": %s", cfg->docker_host,
-			 errors_text(rc));
+	rc = open_pool(app, cfg, err, errlen);
+	if (rc)
 		return rc;
-	}
 	rc = registry_new(&ro, &app->registry);
 	if (rc) {
 		snprintf(err, errlen, "FORJA_REGISTRY_URL: cannot use \"%s\": %s",
@@ -86,7 +110,9 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	    .store = app->store,
 	    .logs = app->logs,
 	    .env = &app->env,
-	    .workers = cfg->workers,
+	    .pool = app->pool,
+	    /* one worker a slot: engines, not workers, bound what runs at once */
+	    .workers = pool_slots(app->pool) < 64 ? pool_slots(app->pool) : 64,
 	    .timeout_s = cfg->build_timeout_s,
 	    .max_attempts = 3,
 	};
@@ -122,7 +148,8 @@ int app_open(struct app *app, const struct config *cfg, char *err, size_t errlen
 
 int app_start(struct app *app)
 {
-	return queue_start(app->queue);
+	int rc = pool_start(app->pool, APP_ENGINE_PING_MS);
+	return rc ? rc : queue_start(app->queue);
 }
 
 void app_close(struct app *app)
@@ -141,6 +168,6 @@ void app_close(struct app *app)
 	metrics_free(app->metrics);
 	source_free(app->source);
 	registry_free(app->registry);
-	engine_free(app->engine);
+	pool_free(app->pool);
 	memset(app, 0, sizeof(*app));
 }

@@ -12,18 +12,23 @@
 #include "../src/engine.h"
 #include "../src/github.h"
 #include "../src/metrics.h"
+#include "../src/pool.h"
 #include "../src/registry.h"
 #include "../src/source.h"
 #include "../src/store.h"
 
 struct conns;
 
+/* How often each engine of the pool is pinged. */
+#define APP_ENGINE_PING_MS 5000
+
 struct app {
 	const struct config *cfg; /* borrowed */
 	struct store *store;
 	struct build_logs *logs;
 	struct queue *queue;
-	struct engine *engine;
+	struct pool *pool;
+	struct engine *engine; /* borrowed from the pool: its first engine */
 	struct registry *registry;
 	struct source *source;
 	struct github *github;

@@ -57,6 +57,7 @@ static void read_list_query(const struct _u_request *req, struct list_query *lq)
 	memset(lq, 0, sizeof(*lq));
 	lq->f.service = u_map_get(req->map_url, "service");
 	lq->f.repository = u_map_get(req->map_url, "repository");
+	lq->f.engine = u_map_get(req->map_url, "engine");
 	lq->f.branch = u_map_get(req->map_url, "branch");
 	lq->status_text = u_map_get(req->map_url, "status");
 	lq->f.has_status =
@@ -100,7 +101,8 @@ static json_t *next_link(struct app *app, const struct list_query *lq, int64_t l
 	if (link_param(buf, sizeof(buf), &off, "service", lq->f.service) != 0 ||
 	    link_param(buf, sizeof(buf), &off, "status", lq->status_text) != 0 ||
 	    link_param(buf, sizeof(buf), &off, "repository", lq->f.repository) != 0 ||
-	    link_param(buf, sizeof(buf), &off, "branch", lq->f.branch) != 0)
+	    link_param(buf, sizeof(buf), &off, "branch", lq->f.branch) != 0 ||
+	    link_param(buf, sizeof(buf), &off, "engine", lq->f.engine) != 0)
 		return json_null();
 	return json_string(buf);
 }

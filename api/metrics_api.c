@@ -14,7 +14,10 @@ int metrics_api_get(const struct _u_request *req, struct _u_response *resp, stru
 		queue_stats(app->queue, &queued, &running);
 	if (!app->metrics)
 		return problem_send(resp, 503, "metrics are not enabled");
-	char *text = metrics_render(app->metrics, queued, running);
+	struct pool_state engines[POOL_MAX_ENGINES];
+	size_t n = app->pool ? pool_states(app->pool, engines, POOL_MAX_ENGINES) : 0;
+	char *text = metrics_render(app->metrics, queued, running, engines,
+				    n < POOL_MAX_ENGINES ? n : POOL_MAX_ENGINES);
 	if (!text)
 		return problem_send(resp, 500, "out of memory rendering the metrics");
 	ulfius_set_string_body_response(resp, 200, text);

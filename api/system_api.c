@@ -13,9 +13,34 @@ static json_t *system_check(int ok, const char *detail)
 	return o;
 }
 
+/* {"engine","ok","slots","in_use","builds"[,"detail"]} for each engine; *UP gets how many
+ * answer and *ALL whether every one does. */
+static json_t *system_engines(struct app *app, int *up, int *all)
+{
+	struct pool_state st[POOL_MAX_ENGINES];
+	size_t n = pool_states(app->pool, st, POOL_MAX_ENGINES);
+	json_t *arr = json_array();
+	*up = 0;
+	for (size_t i = 0; i < n && arr; i++) {
+		json_t *e = json_pack("{s:s, s:b, s:i, s:i, s:I}", "engine", st[i].host, "ok",
+				      st[i].up, "slots", st[i].slots, "in_use", st[i].in_use,
+				      "builds", (json_int_t)st[i].builds);
+		if (e && !st[i].up)
+			json_object_set_new(e, "detail", json_string(st[i].error));
+		*up += st[i].up;
+		json_array_append_new(arr, e);
+	}
+	*all = *up == (int)n;
+	return arr;
+}
+
 int system_api_health(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
 	char derr[512] = "", rerr[512] = "";
+	int up = 0, all = 0;
+	/* every engine pinged now, so the answer is current (the schedule pings every 5 s) */
+	pool_refresh(app->pool);
+	json_t *engines = system_engines(app, &up, &all);
 	int dok = engine_ping(app->engine, derr, sizeof(derr)) == 0;
 	int rok = registry_ping(app->registry, rerr, sizeof(rerr)) == 0;
 	const char *apiv = dok ? engine_api_version(app->engine) : NULL;
@@ -24,15 +49,19 @@ int system_api_health(const struct _u_request *req, struct _u_response *resp, st
 	int rc;
 
 	queue_stats(app->queue, &queued, &running);
+	/* "docker" is the first engine, as before pools; "engines" has each of them */
 	docker = system_check(dok, derr);
 	if (docker && apiv)
 		json_object_set_new(docker, "api_version", json_string(apiv));
-	body = json_pack("{s:s, s:o, s:o, s:{s:i, s:i}}", "status", dok && rok ? "ok" : "degraded",
-			 "docker", docker, "registry", system_check(rok, rerr), "queue", "queued",
-			 queued, "running", running);
+	/* builds can run while one engine answers: only none (or no registry) is a 503 */
+	int serving = up > 0 && rok;
+	body = json_pack("{s:s, s:o, s:o, s:o, s:{s:i, s:i}}", "status",
+			 serving && all ? "ok" : "degraded", "docker", docker, "engines", engines,
+			 "registry", system_check(rok, rerr), "queue", "queued", queued, "running",
+			 running);
 	if (!body)
 		return problem_send(resp, 500, "out of memory");
-	rc = problem_send_json(resp, dok && rok ? 200 : 503, body);
+	rc = problem_send_json(resp, serving ? 200 : 503, body);
 	u_map_put(resp->map_header, "Cache-Control", "no-store");
 	json_decref(body);
 	return rc;

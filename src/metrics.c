@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,7 +361,35 @@ static void render_http(FILE *f, struct metrics *m)
 	}
 }
 
-char *metrics_render(struct metrics *m, int queued, int running)
+/* One gauge or counter series per engine. */
+static void render_engines(FILE *f, const struct pool_state *e, size_t n)
+{
+	static const char *const names[] = {"forja_engine_up", "forja_engine_slots",
+					    "forja_engine_slots_in_use",
+					    "forja_engine_builds_total"};
+	static const char *const types[] = {"gauge", "gauge", "gauge", "counter"};
+	static const char *const help[] = {
+	    "1 while the engine answers its pings; an engine that does not takes no builds.",
+	    "Builds the engine may run at once.", "Builds running on the engine now.",
+	    "Builds the engine ran since the start (an attempt lost with the engine is not one)."};
+	if (n == 0)
+		return;
+	for (size_t k = 0; k < 4; k++) {
+		put_header(f, names[k], types[k], help[k]);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = k == 0   ? (uint64_t)e[i].up
+				     : k == 1 ? (uint64_t)e[i].slots
+				     : k == 2 ? (uint64_t)e[i].in_use
+					      : e[i].builds;
+			fprintf(f, "%s{engine=\"", names[k]);
+			put_label(f, e[i].host);
+			fprintf(f, "\"} %" PRIu64 "\n", v);
+		}
+	}
+}
+
+char *metrics_render(struct metrics *m, int queued, int running, const struct pool_state *engines,
+		     size_t nengines)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -376,6 +405,7 @@ char *metrics_render(struct metrics *m, int queued, int running)
 	render_builds(f, m, queued, running);
 	render_webhooks(f, m);
 	render_http(f, m);
+	render_engines(f, engines, nengines);
 	bool bad = ferror(f) != 0;
 	if (fclose(f) != 0 || bad) {
 		free(text);

@@ -4,6 +4,7 @@
 #define FORJA_METRICS_H
 
 #include "build.h"
+#include "pool.h"
 
 struct metrics;
 
@@ -31,6 +32,7 @@ void metrics_on_build(void *ud, const struct build *b);
 
 /* The exposition text; QUEUED and RUNNING are gauges read by the caller.
  * Returns a malloc'd string (free()) or NULL on ENOMEM. */
-char *metrics_render(struct metrics *m, int queued, int running);
+char *metrics_render(struct metrics *m, int queued, int running, const struct pool_state *engines,
+		     size_t nengines);
 
 #endif

@@ -15,6 +15,7 @@
 #include "deadline.h"
 #include "errors.h"
 #include "log.h"
+#include "pool.h"
 
 #define QUEUE_MAX_OBSERVERS 8
 #define QUEUE_MAX_WORKERS   64
@@ -241,6 +242,57 @@ static int stopping(struct queue *q)
 	return s;
 }
 
+/* Runs SPEC on ENGINE: the queue's builder environment with that engine. */
+static int run_on(struct queue *q, struct engine *engine, const struct build_spec *spec,
+		  const struct task_log *lg, const struct task_abort *ab, struct build_result *res)
+{
+	struct builder_env env = *q->opts.env;
+	if (engine)
+		env.engine = engine;
+	memset(res, 0, sizeof(*res));
+	return builder_run(&env, spec, lg, ab, res);
+}
+
+/*
+ * Places build B on the pool: the engine of its service's last build while that one is
+ * healthy, else the least loaded. When the engine stops answering during the build, the build
+ * starts another attempt on another engine (never on the lost one), while attempts remain.
+ */
+static int run_on_pool(struct queue *q, const struct build *b, const struct build_spec *spec,
+		       const struct task_log *lg, const struct task_abort *ab,
+		       struct build_result *res)
+{
+	char prefer[256], lost[256] = "", why[512];
+	if (store_service_engine(q->opts.store, b->service, prefer, sizeof(prefer)) != 0)
+		prefer[0] = '\0';
+	int attempts = b->attempts;
+	for (;;) {
+		struct pool_lease l;
+		int rc = pool_acquire(q->opts.pool, prefer[0] ? prefer : NULL,
+				      lost[0] ? lost : NULL, ab, &l);
+		if (rc != 0)
+			return rc;
+		const char *name = engine_host(l.engine);
+		store_build_set_engine(q->opts.store, b->id, name);
+		build_logs_appendf(q->opts.logs, b->id, "forja: on engine %s", name);
+		rc = run_on(q, l.engine, spec, lg, ab, res);
+		int gone = rc != 0 && rc != FORJA_ECANCELLED && rc != FORJA_ETIMEDOUT &&
+			   pool_size(q->opts.pool) > 1 &&
+			   pool_check(q->opts.pool, &l, why, sizeof(why)) != 0;
+		snprintf(lost, sizeof(lost), "%s", name);
+		pool_release(q->opts.pool, &l, !gone);
+		if (!gone || attempts >= q->opts.max_attempts ||
+		    store_build_next_attempt(q->opts.store, b->id, &attempts) != 0)
+			return rc;
+		prefer[0] = '\0';
+		build_logs_appendf(
+		    q->opts.logs, b->id,
+		    "forja: engine %s lost during the build (%s); attempt %d of %d on "
+		    "another engine",
+		    lost, why, attempts, q->opts.max_attempts);
+	}
+}
+
 static void run_build(struct queue *q, struct worker *w, const struct build *b)
 {
 	json_t *args = NULL;
@@ -264,8 +316,12 @@ static void run_build(struct queue *q, struct worker *w, const struct build *b)
 	struct build_result res;
 	memset(&res, 0, sizeof(res));
 	int rc = FORJA_ECANCELLED;
-	if (atomic_load(&w->cancel) == 0)
-		rc = q->opts.env ? builder_run(q->opts.env, &spec, &lg, &ab, &res) : FORJA_EINVAL;
+	if (atomic_load(&w->cancel) == 0 && !q->opts.env)
+		rc = FORJA_EINVAL;
+	else if (atomic_load(&w->cancel) == 0 && q->opts.pool)
+		rc = run_on_pool(q, b, &spec, &lg, &ab, &res);
+	else if (atomic_load(&w->cancel) == 0)
+		rc = run_on(q, NULL, &spec, &lg, &ab, &res);
 	json_decref(args);
 	if (res.commit[0] != '\0' && !b->commit)
 		store_build_set_commit(q->opts.store, b->id, res.commit);

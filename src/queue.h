@@ -8,6 +8,7 @@
 #include "build.h"
 #include "build_logs.h"
 #include "builder.h"
+#include "pool.h"
 #include "store.h"
 
 struct queue;
@@ -16,6 +17,7 @@ struct queue_opts {
 	struct store *store;	       /* borrowed */
 	struct build_logs *logs;       /* borrowed */
 	const struct builder_env *env; /* borrowed */
+	struct pool *pool;	       /* borrowed; NULL: every build on env->engine */
 	int workers;		       /* >= 1 */
 	int timeout_s;		       /* per build */
 	int max_attempts;	       /* runs of one build across crashes; 3 */

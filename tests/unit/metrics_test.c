@@ -12,7 +12,7 @@
 
 static char *render(struct metrics *m)
 {
-	char *text = metrics_render(m, 0, 0);
+	char *text = metrics_render(m, 0, 0, NULL, 0);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_int_gt(exposition_check(text), 0);
 	return text;
@@ -22,7 +22,7 @@ START_TEST(test_fresh_output_is_valid)
 {
 	struct metrics *m;
 	ck_assert_int_eq(metrics_new(&m), 0);
-	char *text = metrics_render(m, 4, 2);
+	char *text = metrics_render(m, 4, 2, NULL, 0);
 	ck_assert_int_gt(exposition_check(text), 0);
 	ck_assert_double_eq(sample_value(text, "forja_queue_depth"), 4);
 	ck_assert_double_eq(sample_value(text, "forja_builds_running"), 2);
@@ -232,6 +232,34 @@ START_TEST(test_concurrent_recording)
 }
 END_TEST
 
+START_TEST(test_engine_series)
+{
+	struct metrics *m;
+	ck_assert_int_eq(metrics_new(&m), 0);
+	struct pool_state st[2] = {
+	    {.host = "unix:///var/run/docker.sock", .up = 1, .slots = 2, .in_use = 1, .builds = 7},
+	    {.host = "tcp://10.0.0.5:2376", .up = 0, .slots = 3, .in_use = 0, .builds = 0},
+	};
+	char *text = metrics_render(m, 0, 0, st, 2);
+	ck_assert_int_gt(exposition_check(text), 0);
+	ck_assert_double_eq(
+	    sample_value(text, "forja_engine_up{engine=\"unix:///var/run/docker.sock\"}"), 1);
+	ck_assert_double_eq(sample_value(text, "forja_engine_up{engine=\"tcp://10.0.0.5:2376\"}"),
+			    0);
+	ck_assert_double_eq(
+	    sample_value(text, "forja_engine_slots{engine=\"tcp://10.0.0.5:2376\"}"), 3);
+	ck_assert_double_eq(
+	    sample_value(text, "forja_engine_slots_in_use{engine=\"unix:///var/run/docker.sock\"}"),
+	    1);
+	ck_assert_double_eq(
+	    sample_value(text, "forja_engine_builds_total{engine=\"unix:///var/run/docker.sock\"}"),
+	    7);
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE forja_engine_builds_total counter\n"));
+	free(text);
+	metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_null_metrics_is_a_no_op)
 {
 	metrics_http_request(NULL, "x", 200, 0.1);
@@ -253,6 +281,7 @@ int main(void)
 	tcase_add_test(tc, test_webhook_cardinality_bounded);
 	tcase_add_test(tc, test_route_cardinality_and_escaping);
 	tcase_add_test(tc, test_concurrent_recording);
+	tcase_add_test(tc, test_engine_series);
 	tcase_add_test(tc, test_null_metrics_is_a_no_op);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

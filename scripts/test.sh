@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds with AddressSanitizer + UBSan and -Werror,
 # starts dockerd (if none runs), a registry, a git daemon, an authenticated smart-HTTP git server
-# (lighttpd) and an sshd with a deploy key on loopback, runs the whole suite, and stops exactly
-# what it started, even when tests fail.
+# (lighttpd), an sshd with a deploy key and two extra engines (unix socket, TCP+TLS; not with
+# FORJA_TEST_EXTRA_ENGINES=0) on loopback, runs the whole suite, and stops exactly what it
+# started, even when tests fail.
 # usage: scripts/test.sh [ctest arguments, e.g. -R webhook]
 set -euo pipefail
 

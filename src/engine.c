@@ -70,12 +70,21 @@ static char *path_in(const char *dir, const char *name)
 	return p;
 }
 
+/* CA of DIR, and its client certificate and key when both are there (without them the engine
+ * refuses the handshake, and says so better than a missing file would). */
 static int tls_files(struct engine *e, const char *dir)
 {
 	e->ca = path_in(dir, "ca.pem");
 	e->cert = path_in(dir, "cert.pem");
 	e->key = path_in(dir, "key.pem");
-	return e->ca && e->cert && e->key ? 0 : FORJA_ENOMEM;
+	if (!e->ca || !e->cert || !e->key)
+		return FORJA_ENOMEM;
+	if (access(e->cert, R_OK) != 0 || access(e->key, R_OK) != 0) {
+		free(e->cert);
+		free(e->key);
+		e->cert = e->key = NULL;
+	}
+	return 0;
 }
 
 int engine_new(const char *host, struct engine **out)
@@ -336,8 +345,10 @@ static void set_common(struct engine *e, CURL *h, const char *url, char *curlerr
 	if (e->ca) {
 		/* the engine's certificate is always verified: a TCP engine is root on its host */
 		curl_easy_setopt(h, CURLOPT_CAINFO, e->ca);
-		curl_easy_setopt(h, CURLOPT_SSLCERT, e->cert);
-		curl_easy_setopt(h, CURLOPT_SSLKEY, e->key);
+		if (e->cert) {
+			curl_easy_setopt(h, CURLOPT_SSLCERT, e->cert);
+			curl_easy_setopt(h, CURLOPT_SSLKEY, e->key);
+		}
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	}
@@ -346,11 +357,28 @@ static void set_common(struct engine *e, CURL *h, const char *url, char *curlerr
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 }
 
+/* Over TLS, what curl says of a failed handshake is often a broken pipe: say what it means. */
+static const char *tls_hint(const struct engine *e, CURLcode rc)
+{
+	if (!e->ca)
+		return "";
+	if (rc == CURLE_PEER_FAILED_VERIFICATION)
+		return " (its TLS certificate does not verify against ca.pem)";
+	if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
+	    rc == CURLE_GOT_NOTHING)
+		return e->cert
+			   ? " (TLS handshake failed: the engine refused the client certificate "
+			     "cert.pem, or does not speak TLS)"
+			   : " (TLS handshake failed: no cert.pem and key.pem to offer the "
+			     "engine as a client certificate)";
+	return "";
+}
+
 static void say_unreachable(struct engine *e, CURLcode rc, const char *curlerr, char *err,
 			    size_t errlen)
 {
-	snprintf(err, errlen, "docker engine not reachable at %s: %s", e->host,
-		 curlerr[0] ? curlerr : curl_easy_strerror(rc));
+	snprintf(err, errlen, "docker engine not reachable at %s: %s%s", e->host,
+		 curlerr[0] ? curlerr : curl_easy_strerror(rc), tls_hint(e, rc));
 }
 
 static int ping_locked(struct engine *e, char *err, size_t errlen)

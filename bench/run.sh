@@ -4,13 +4,14 @@
 # than absolute times on shared machines). Installs what is missing (apt-get), builds a
 # Release Forja, starts everything on 127.0.0.1 and stops only what it started, by PID.
 #
-# usage: bench/run.sh [all|e2e|webhook|ack|badge|history|memory]...
+# usage: bench/run.sh [all|e2e|webhook|ack|badge|history|memory|pool]...
 #   e2e      signed merged-PR webhook -> digest in the registry, versus docker CLI and raw Engine API
 #   webhook  versus adnanh/webhook + a build script: end-to-end, acknowledgement, memory
 #   ack      acknowledgement latency and throughput under wrk, ignored and merged deliveries
 #   badge    GET /badge requests/s with keep-alive, versus nginx serving the SVG file
 #   history  GET /builds?limit=50, filtered lists and GET /builds/{id} with 100 000 builds
 #   memory   resident size idle, after 1 000 builds, with 10 000 queued; start-up time
+#   pool     30 builds of 6 services on 1, 2 and 3 engines (not in all: needs scripts/services.sh's engines)
 # env: BENCH_RUNS (10) BENCH_ACK_N (200) BENCH_WRK_SECONDS (5) BENCH_STARTS (10)
 #      BENCH_MEM_BUILDS (1000) BENCH_MEM_QUEUED (10000) BENCH_MEM_TIMEOUT (480 s)
 #      BENCH_HISTORY_N (100000) BENCH_HISTORY_REQUESTS (1000) BADGE_WRK_SECONDS (10)
@@ -28,7 +29,7 @@ names=("$@")
 [ "${names[*]}" = all ] && names=("${all[@]}")
 for n in "${names[@]}"; do
 	case $n in
-	e2e | webhook | ack | badge | history | memory) ;;
+	e2e | webhook | ack | badge | history | memory | pool) ;;
 	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown benchmark '$n' (all, ${all[*]})" ;;
 	esac

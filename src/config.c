@@ -326,6 +326,15 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 			 cfg->docker_host);
 		return FORJA_EINVAL;
 	}
+	/* compose passes unset settings as empty strings: those mean "not set" */
+	if (cfg->docker_hosts && !*cfg->docker_hosts) {
+		free(cfg->docker_hosts);
+		cfg->docker_hosts = NULL;
+	}
+	if (cfg->docker_cert_path && !*cfg->docker_cert_path) {
+		free(cfg->docker_cert_path);
+		cfg->docker_cert_path = NULL;
+	}
 	const char *dcp = getenv("DOCKER_CERT_PATH");
 	if (!cfg->docker_cert_path && dcp && *dcp &&
 	    (rc = config_set_str(&cfg->docker_cert_path, dcp, "")))

@@ -37,6 +37,9 @@ out=$(FORJA_WORKERS=lots "$FORJA" --data-dir "$work/d1" 2>&1); rc=$?
   fail "bad FORJA_WORKERS: rc=$rc out=$out"
 out=$("$FORJA" --listen nowhere 2>&1); rc=$?
 [ "$rc" = 2 ] && grep -q 'FORJA_LISTEN' <<<"$out" && ok || fail "bad --listen: rc=$rc out=$out"
+out=$(FORJA_DOCKER_HOSTS='unix:///a.sock,tcp://b;slots=2' "$FORJA" --data-dir "$work/d1" 2>&1); rc=$?
+[ "$rc" = 2 ] && grep -q 'FORJA_DOCKER_HOSTS entry 2 ("tcp://b"): not unix:///path or tcp://host:port' <<<"$out" && ok ||
+  fail "malformed FORJA_DOCKER_HOSTS: rc=$rc out=$out"
 out=$("$FORJA" --no-such-flag 2>&1); rc=$?
 [ "$rc" = 2 ] && grep -q 'unknown option --no-such-flag' <<<"$out" && ok ||
   fail "unknown flag: rc=$rc out=$out"

@@ -497,7 +497,9 @@ static long registry_spawn(struct testfault_registry *r, const char *state)
 	snprintf(log, sizeof(log), "%s/log", r->dir);
 	snprintf(url, sizeof(url), "http://%s/v2/", r->host);
 	char *const argv[] = {"docker-registry", "serve", conf, NULL};
-	r->pid = spawn(state, "registry", argv, log);
+	char name[64];
+	snprintf(name, sizeof(name), "registry-%u", r->port);
+	r->pid = spawn(state, name, argv, log);
 	return wait_ready("docker-registry", url, NULL, r->pid, log);
 }
 
@@ -505,9 +507,10 @@ void testfault_registry_start(struct testfault_registry *r, const char *state)
 {
 	char path[200];
 	memset(r, 0, sizeof(*r));
-	snprintf(r->dir, sizeof(r->dir), "%s/registry", state);
-	ck_assert_int_eq(mkdir(r->dir, 0700), 0);
+	/* one state directory may see several registries (one per test of a case) */
 	r->port = testenv_free_port();
+	snprintf(r->dir, sizeof(r->dir), "%s/registry-%u", state, r->port);
+	ck_assert_int_eq(mkdir(r->dir, 0700), 0);
 	snprintf(r->host, sizeof(r->host), "127.0.0.1:%u", r->port);
 	snprintf(path, sizeof(path), "%s/registry.yml", r->dir);
 	FILE *f = fopen(path, "w");

@@ -52,7 +52,7 @@ struct testfault_registry {
 	pid_t pid;
 };
 
-/* Starts `docker-registry serve` on a free loopback port with storage in STATE/registry. */
+/* Starts `docker-registry serve` on a free loopback port with storage in STATE/registry-PORT. */
 void testfault_registry_start(struct testfault_registry *r, const char *state);
 /* SIGTERM and wait: the registry is gone, its storage stays. */
 void testfault_registry_stop(struct testfault_registry *r);

@@ -264,6 +264,11 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 		if (b.failed == FORJA_ETOOBIG) {
 			snprintf(err, errlen, "%s is larger than %zu bytes", path, GITHUB_MAX_FILE);
 			rc = FORJA_ETOOBIG;
+		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+			/* slow is not unreachable: say which, the fix differs */
+			snprintf(err, errlen, "GitHub API at %s did not answer within %ld s",
+				 gh->api_url, gh->timeout_s);
+			rc = FORJA_ETIMEDOUT;
 		} else {
 			snprintf(err, errlen, "GitHub API at %s is unreachable: %s", gh->api_url,
 				 curl_easy_strerror(cc));

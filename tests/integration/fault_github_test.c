@@ -131,7 +131,7 @@ START_TEST(slow_or_failing_github_then_redelivery)
 	ck_assert_msg(r.status == 502, "%ld %s", r.status, r.body);
 	ck_assert_int_lt(slow_ms, 10000);
 	const char *d = detail(&r, &j);
-	ck_assert_msg(strstr(d, "did not answer within 5 s") && strstr(d, "redeliver"),
+	ck_assert_msg(strstr(d, "did not answer within 5.0 s") && strstr(d, "redeliver"),
 		      "detail: %s", d);
 	fprintf(stderr, "GitHub 30 s slow: webhook answered %ld in %lld ms: %s\n", r.status,
 		slow_ms, d);

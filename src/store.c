@@ -305,12 +305,17 @@ int store_open(const char *data_dir, struct store **out)
 		goto out;
 	}
 	snprintf(st->reserve, rlen, "%s/space-reserve", data_dir);
-	if (reserve_make(st) != 0) {
+	int rrc = reserve_make(st);
+	if (rrc == FORJA_ENOSPC) {
 		/* starting on a full disk: the history opens, new builds wait for space */
 		st->full = 1;
 		log_warn("cannot make the space reserve %s: new builds are refused until the data "
 			 "directory has room",
 			 st->reserve);
+	} else if (rrc) {
+		log_warn("cannot make the space reserve %s: %s; a full disk may then leave builds "
+			 "running until the next start",
+			 st->reserve, errors_text(rrc));
 	}
 	/* WAL lets readers run while a write commits; NORMAL sync in WAL keeps every committed
 	 * transaction across a process crash (kill -9), only an OS crash may lose the last. */

@@ -110,6 +110,7 @@ static void assert_not_in_registry(const char *service, const char *version)
 
 START_TEST(engine_killed_mid_build_then_restarted)
 {
+	ck_assert_msg(geteuid() == 0, "this test needs root (a network namespace and a dockerd)");
 	const char *reg = testenv_need("FORJA_TEST_REGISTRY");
 	const char *colon = strrchr(reg, ':');
 	ck_assert_ptr_nonnull(colon);

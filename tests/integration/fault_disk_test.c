@@ -241,6 +241,59 @@ START_TEST(disk_full_mid_build_then_space_back)
 }
 END_TEST
 
+START_TEST(disk_full_before_a_build)
+{
+	ck_assert_msg(geteuid() == 0, "this test needs root (mounting a tmpfs)");
+	char data[200], data_flag[220], svc[64], name[96], url[256], sha[41], filler[300];
+	snprintf(data, sizeof(data), "%s/data2", state);
+	testfault_tmpfs_mount(data, "24m");
+	snprintf(data_flag, sizeof(data_flag), "--data-dir=%s", data);
+	const char *args[] = {data_flag, "--api-token=" TOKEN, "--workers=1", NULL};
+	struct testenv t;
+	testenv_start(&t, args);
+	snprintf(svc, sizeof(svc), "fault-disk-early-%d", (int)getpid());
+	testgit_unique("fdisk3", name, sizeof(name));
+	make_repo(name, 0, url, sizeof(url), sha);
+
+	/* full before anything asks for room: the request is refused, or the build fails and
+	 * says why */
+	testfault_fill(data, "filler");
+	struct http_resp r;
+	post_build(&t, svc, "1", url, sha, &r);
+	if (r.status == 202) {
+		json_t *j = json_loads(r.body, 0, NULL);
+		int64_t id = json_integer_value(json_object_get(j, "id"));
+		json_decref(j);
+		struct build *b = wait_final(&t, id, 60);
+		ck_assert_int_eq(b->status, BUILD_FAILED);
+		ck_assert_msg(b->error && (strstr(b->error, "No space left") ||
+					   strstr(b->error, "no space left")),
+			      "error: %s", b->error ? b->error : "(none)");
+		fprintf(stderr, "disk full before a build: accepted, then failed: %s\n", b->error);
+		build_free(b);
+	} else {
+		assert_no_space_problem(&r, "POST /builds (full before)");
+	}
+	http_resp_free(&r);
+	assert_integrity(data);
+
+	snprintf(filler, sizeof(filler), "%s/filler", data);
+	ck_assert_int_eq(unlink(filler), 0);
+	post_build(&t, svc, "2", url, sha, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	json_t *j = json_loads(r.body, 0, NULL);
+	int64_t id2 = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	http_resp_free(&r);
+	struct build *b = wait_final(&t, id2, 60);
+	ck_assert_msg(b->status == BUILD_SUCCEEDED, "%s: %s", build_status_name(b->status),
+		      b->error ? b->error : "");
+	testhook_assert_in_registry(svc, "2", b->digest);
+	build_free(b);
+	testenv_stop(&t);
+}
+END_TEST
+
 static Suite *fault_disk_suite(void)
 {
 	Suite *s = suite_create("fault_disk");
@@ -248,6 +301,7 @@ static Suite *fault_disk_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, disk_full_mid_build_then_space_back);
+	tcase_add_test(tc, disk_full_before_a_build);
 	suite_add_tcase(s, tc);
 	return s;
 }

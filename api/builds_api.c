@@ -460,7 +460,14 @@ int builds_api_create(const struct _u_request *req, struct _u_response *resp, st
 	if (err != 0) {
 		log_error("cannot queue a build of %s:%s: %s", b->service, b->version,
 			  errors_text(err));
-		rc = problem_send(resp, 500, "cannot queue the build: %s", errors_text(err));
+		if (err == FORJA_ENOSPC)
+			rc = problem_send(resp, 507,
+					  "cannot queue the build: %s; nothing was recorded, ask "
+					  "again once space is freed",
+					  errors_text(err));
+		else
+			rc =
+			    problem_send(resp, 500, "cannot queue the build: %s", errors_text(err));
 		goto out;
 	}
 	char loc[64];

@@ -24,6 +24,7 @@ const char *problem_title(int status)
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
 	}
 	return "Error";
 }

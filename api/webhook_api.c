@@ -217,6 +217,13 @@ static int merged_pr(struct _u_response *resp, struct app *app, const struct del
 		rc = problem_send(resp, 502, "%s; redeliver the event once GitHub can be reached",
 				  out.detail);
 		break;
+	case DELIVERY_NO_SPACE:
+		count_outcome(app, d->event, "error", 0);
+		rc = problem_send(resp, 507,
+				  "%s: nothing was recorded; redeliver the event once space is "
+				  "freed",
+				  out.detail);
+		break;
 	default:
 		count_outcome(app, d->event, "error", 0);
 		rc = problem_send(resp, 500, "%s", out.detail);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "deadline.h"
 #include "errors.h"
 #include "log.h"
 
@@ -451,6 +452,94 @@ static int verify_digest(const struct builder_env *env, const struct build_spec 
 	return 0;
 }
 
+/* Whether a push (or its check) that failed with RC and ERR failed because the registry is
+ * down: it does not answer /v2/ now, or the failure is one of a connection that just came
+ * back. Anything the registry answered (a refusal, a bad name) is not tried again. */
+static bool registry_down(const struct builder_env *env, int rc, const char *err)
+{
+	static const char *const dropped[] = {"connection refused", "connection reset",
+					      "no route to host", "i/o timeout", "EOF"};
+	char perr[256];
+
+	if (rc == FORJA_EAUTH || rc == FORJA_ECANCELLED || rc == FORJA_ETIMEDOUT)
+		return false;
+	if (strstr(err, "docker engine"))
+		return false; /* the engine went away, not the registry */
+	if (env->registry) {
+		int prc = registry_ping(env->registry, perr, sizeof(perr));
+
+		if (prc == FORJA_EUNAVAILABLE || prc == FORJA_ETIMEDOUT)
+			return true;
+	}
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		if (strstr(err, dropped[i]))
+			return true;
+	return false;
+}
+
+/* Sleeps MS, waking every 100 ms to see whether AB says stop; 0 or the stop code. */
+static int wait_abortable(const struct task_abort *ab, int64_t ms)
+{
+	int64_t until = deadline_now_ms() + ms;
+	int why = 0;
+
+	while (deadline_now_ms() < until) {
+		struct timespec slice = {.tv_nsec = 100 * 1000 * 1000};
+
+		if (task_should_stop(ab, &why))
+			return why;
+		nanosleep(&slice, NULL);
+	}
+	return task_should_stop(ab, &why) ? why : 0;
+}
+
+#define PUSH_BACKOFF_FIRST_MS 1000
+#define PUSH_BACKOFF_MAX_MS   30000
+
+/* Push, then check the registry; both again while the registry is down, within the budget. */
+static int push_verified(const struct builder_env *env, const struct build_spec *spec,
+			 const struct task_log *log, const struct task_abort *ab,
+			 struct build_result *res)
+{
+	int64_t start = deadline_now_ms();
+	int64_t give_up = start + (int64_t)env->registry_retry_s * 1000;
+	int64_t delay = PUSH_BACKOFF_FIRST_MS;
+
+	for (int attempt = 1;; attempt++) {
+		int rc = push_image(env, spec, log, ab, res);
+
+		if (!rc)
+			rc = verify_digest(env, spec, res);
+		if (!rc || env->registry_retry_s <= 0 || !registry_down(env, rc, res->error))
+			return rc;
+		if (deadline_now_ms() + delay > give_up) {
+			size_t used = strlen(res->error);
+
+			snprintf(res->error + used, sizeof(res->error) - used,
+				 " (registry %s not reachable: gave up after %d push attempts in "
+				 "%lld s)",
+				 env->registry_host, attempt,
+				 (long long)((deadline_now_ms() - start + 500) / 1000));
+			log_warn("push of %s: registry %s not reachable, gave up after %d attempts",
+				 res->image, env->registry_host, attempt);
+			return FORJA_EUNAVAILABLE;
+		}
+		task_say(log, "registry %s not reachable (%s); push attempt %d in %lld s",
+			 env->registry_host, res->error, attempt + 1, (long long)(delay / 1000));
+		log_warn("push of %s: registry %s not reachable, attempt %d in %lld s", res->image,
+			 env->registry_host, attempt + 1, (long long)(delay / 1000));
+		rc = wait_abortable(ab, delay);
+		if (rc) {
+			snprintf(res->error, sizeof(res->error),
+				 "%s while waiting for the registry", task_stop_text(rc));
+			return rc;
+		}
+		res->error[0] = '\0';
+		res->digest[0] = '\0';
+		delay = delay * 2 > PUSH_BACKOFF_MAX_MS ? PUSH_BACKOFF_MAX_MS : delay * 2;
+	}
+}
+
 int builder_run(const struct builder_env *env, const struct build_spec *spec,
 		const struct task_log *log, const struct task_abort *ab, struct build_result *res)
 {
@@ -489,9 +578,7 @@ int builder_run(const struct builder_env *env, const struct build_spec *spec,
 	}
 	rc = build_from_source(env, spec, log, ab, res);
 	if (!rc)
-		rc = push_image(env, spec, log, ab, res);
-	if (!rc)
-		rc = verify_digest(env, spec, res);
+		rc = push_verified(env, spec, log, ab, res);
 	if (!rc)
 		task_say(log, "pushed %s@%s", res->image, res->digest);
 out:

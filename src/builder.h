@@ -34,6 +34,8 @@ struct builder_env {
 	const char *registry_host;     /* host:port images are tagged with */
 	const char *registry_username; /* NULL = open registry */
 	const char *registry_password;
+	/* seconds a push is tried again while the registry cannot be reached; 0 = never */
+	int registry_retry_s;
 };
 
 struct build_result {
@@ -59,7 +61,10 @@ int builder_image_ref(const char *registry, const char *service, const char *ver
 		      size_t len);
 
 /*
- * Validates, builds, pushes, verifies. Log text goes to LOG as it arrives; AB aborts.
+ * Validates, builds, pushes, verifies. Log text goes to LOG as it arrives; AB aborts. While
+ * the registry cannot be reached the push (and its check) is tried again, with backoff from
+ * 1 s to 30 s, for ENV->registry_retry_s; each wait is logged and the error says how many
+ * pushes were tried.
  * Returns 0 with RES->image/digest set, or a forja_err with RES->error set.
  */
 int builder_run(const struct builder_env *env, const struct build_spec *spec,

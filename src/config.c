@@ -63,6 +63,8 @@ static const struct opt config_opts[] = {
     {"workers", "FORJA_WORKERS", OPT_INT, OFF(workers), "2", 1, 64, "builds run at once"},
     {"build-timeout", "FORJA_BUILD_TIMEOUT", OPT_INT, OFF(build_timeout_s), "1800", 1,
      7 * 24 * 3600, "seconds before a build is failed as timed out"},
+    {"registry-retry", "FORJA_REGISTRY_RETRY", OPT_INT, OFF(registry_retry_s), "120", 0, 24 * 3600,
+     "seconds a build retries its push while the registry cannot be reached (0 = never)"},
     {"github-api-url", "FORJA_GITHUB_API_URL", OPT_STR, OFF(github_api_url),
      "https://api.github.com", 0, 0, "GitHub REST API base URL"},
     {"github-token", "FORJA_GITHUB_TOKEN", OPT_STR, OFF(github_token), NULL, 0, 0,

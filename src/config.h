@@ -29,6 +29,7 @@ struct config {
 	char *manifest;	       /* path of the images manifest in the repository */
 	int workers;
 	int build_timeout_s;
+	int registry_retry_s; /* seconds a push is retried while the registry is down */
 	char *github_api_url;
 	char *github_token;
 	char *git_credentials_file; /* credential-store lines for private HTTP(S) git hosts */

@@ -80,7 +80,7 @@ static int record(const struct delivery_ctx *ctx, const char *hook_id, const cha
 	if (rc != FORJA_ECONFLICT) {
 		snprintf(out->detail, sizeof(out->detail), "recording the builds failed: %s",
 			 errors_text(rc));
-		return settle(out, DELIVERY_FAILED, rc);
+		return settle(out, rc == FORJA_ENOSPC ? DELIVERY_NO_SPACE : DELIVERY_FAILED, rc);
 	}
 	rc = recorded(ctx, hook_id, id, out);
 	if (rc) {

@@ -34,6 +34,7 @@ enum delivery_result {
 	DELIVERY_INVALID,     /* no manifest, or an invalid one: errors and detail say why */
 	DELIVERY_UPSTREAM,    /* GitHub unreachable, failing or too slow: detail */
 	DELIVERY_FAILED,      /* Forja's own failure (history, memory): detail */
+	DELIVERY_NO_SPACE,    /* the data directory is full: nothing recorded, detail */
 };
 
 struct delivery_outcome {

@@ -377,8 +377,15 @@ static const char *tls_hint(const struct engine *e, CURLcode rc)
 static void say_unreachable(struct engine *e, CURLcode rc, const char *curlerr, char *err,
 			    size_t errlen)
 {
-	snprintf(err, errlen, "docker engine not reachable at %s: %s%s", e->host,
-		 curlerr[0] ? curlerr : curl_easy_strerror(rc), tls_hint(e, rc));
+	/* curl words a refused unix socket as "localhost port 80", which misleads */
+	if (e->sock_path && rc == CURLE_COULDNT_CONNECT)
+		snprintf(err, errlen,
+			 "docker engine not reachable at %s: nothing accepts connections on the "
+			 "socket (is dockerd running?)",
+			 e->host);
+	else
+		snprintf(err, errlen, "docker engine not reachable at %s: %s%s", e->host,
+			 curlerr[0] ? curlerr : curl_easy_strerror(rc), tls_hint(e, rc));
 }
 
 static int ping_locked(struct engine *e, char *err, size_t errlen)
@@ -528,7 +535,10 @@ static int perform_stream(struct engine *e, const char *method, const char *url,
 		return FORJA_EUNAVAILABLE;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "connection to the docker engine broke: %s",
+		snprintf(err, errlen,
+			 "connection to the docker engine at %s broke during the %s (the engine "
+			 "stopped or restarted?): %s",
+			 e->host, s->kind == STREAM_PUSH ? "push" : "build",
 			 curlerr[0] ? curlerr : curl_easy_strerror(rc));
 		return FORJA_EUPSTREAM;
 	}

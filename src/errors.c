@@ -18,6 +18,7 @@ const char *errors_text(int err)
 	case FORJA_EUPSTREAM: return "upstream error";
 	case FORJA_ETOOBIG: return "too large";
 	case FORJA_EBUSY: return "busy, retry later";
+	case FORJA_ENOSPC: return "no space left on the data directory";
 	}
 	return "unknown error";
 }

@@ -19,6 +19,7 @@ enum forja_err {
 	FORJA_EUPSTREAM = -12,	 /* a peer answered, but with an error */
 	FORJA_ETOOBIG = -13,	 /* input over its bound */
 	FORJA_EBUSY = -14,	 /* a limit on things open at once is reached: retry later */
+	FORJA_ENOSPC = -15,	 /* the data directory's disk is full */
 };
 
 /* Static text for an error code; never NULL. */

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "deadline.h"
 #include "dynbuf.h"
 #include "errors.h"
 #include "log.h"
@@ -228,6 +229,12 @@ static int path_escape(const char *path, char *out, size_t outlen)
 int github_file_get(struct github *gh, const char *full_name, const char *path, const char *ref,
 		    char **body, size_t *len, char *err, size_t errlen)
 {
+	return github_file_get_by(gh, full_name, path, ref, 0, body, len, err, errlen);
+}
+
+int github_file_get_by(struct github *gh, const char *full_name, const char *path, const char *ref,
+		       int64_t deadline_ms, char **body, size_t *len, char *err, size_t errlen)
+{
 	char epath[1024], url[2048];
 	struct curl_slist *hdrs = NULL;
 	struct dynbuf b;
@@ -258,12 +265,23 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
 	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dynbuf_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	long timeout_ms = gh->timeout_s * 1000;
+	if (deadline_ms > 0) {
+		int64_t left = deadline_left_ms(deadline_ms);
+		timeout_ms = left < timeout_ms ? (left > 1 ? (long)left : 1L) : timeout_ms;
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	}
 	CURLcode cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		if (b.failed == FORJA_ETOOBIG) {
 			snprintf(err, errlen, "%s is larger than %zu bytes", path, GITHUB_MAX_FILE);
 			rc = FORJA_ETOOBIG;
+		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+			/* slow is not unreachable: say which, the fix differs */
+			snprintf(err, errlen, "GitHub API at %s did not answer within %.1f s",
+				 gh->api_url, (double)timeout_ms / 1000.0);
+			rc = FORJA_ETIMEDOUT;
 		} else {
 			snprintf(err, errlen, "GitHub API at %s is unreachable: %s", gh->api_url,
 				 curl_easy_strerror(cc));

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "build.h"
 
@@ -30,6 +31,10 @@ void github_free(struct github *gh);
  */
 int github_file_get(struct github *gh, const char *full_name, const char *path, const char *ref,
 		    char **body, size_t *len, char *err, size_t errlen);
+/* The same, cut short at DEADLINE_MS (deadline.h; 0 = only the client's timeout), with
+ * FORJA_ETIMEDOUT. */
+int github_file_get_by(struct github *gh, const char *full_name, const char *path, const char *ref,
+		       int64_t deadline_ms, char **body, size_t *len, char *err, size_t errlen);
 
 /* Whether URL's host is the configured GitHub (API host or its web host) or allow-listed. */
 bool github_url_allowed(const struct github *gh, const char *url);

@@ -186,8 +186,9 @@ static int context_resolve(const struct manifest_plan_opts *o, const struct webh
 		    o->budget_ms > 0 ? o->budget_ms : MANIFEST_PLAN_BUDGET_MS);
 		return FORJA_ETIMEDOUT;
 	}
-	int rc = github_file_get(o->github, pr->full_name, path, pr->merge_commit_sha, &body, &blen,
-				 err, sizeof(err));
+	int rc = github_file_get_by(o->github, pr->full_name, path, pr->merge_commit_sha,
+				    deadline + MANIFEST_PLAN_OVERTIME_MS, &body, &blen, err,
+				    sizeof(err));
 	free(body);
 	if (rc == 0) {
 		img->context = strdup(img->service);
@@ -316,8 +317,9 @@ int manifest_plan_builds(const struct manifest_plan_opts *o, const struct webhoo
 	    deadline_now_ms() + (o->budget_ms > 0 ? o->budget_ms : MANIFEST_PLAN_BUDGET_MS);
 	*builds = NULL;
 	*n = 0;
-	int rc = github_file_get(o->github, pr->full_name, o->manifest, pr->merge_commit_sha, &text,
-				 &tlen, err, sizeof(err));
+	int rc = github_file_get_by(o->github, pr->full_name, o->manifest, pr->merge_commit_sha,
+				    deadline + MANIFEST_PLAN_OVERTIME_MS, &text, &tlen, err,
+				    sizeof(err));
 	if (rc == FORJA_ENOTFOUND) {
 		snprintf(detail, detaillen, "%s at %s: not found in %s", o->manifest,
 			 pr->merge_commit_sha, pr->full_name);

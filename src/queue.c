@@ -349,6 +349,13 @@ static void work_one(struct queue *q, struct worker *w, int64_t id)
 	int rc = store_build_start(q->opts.store, id, build_now_ms(), &attempts);
 	if (rc == FORJA_ECONFLICT || rc == FORJA_ENOTFOUND)
 		return; /* cancelled (or gone) while it waited */
+	if (rc == FORJA_ENOSPC) {
+		/* it could not keep its log or its result: fail it now, saying why */
+		finish_build(q, id, BUILD_FAILED, NULL,
+			     "no space left on the data directory: the build did not start; free "
+			     "space and queue it again");
+		return;
+	}
 	if (rc != 0) {
 		log_error("cannot start build %" PRId64 ": %s", id, errors_text(rc));
 		return;

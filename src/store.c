@@ -3,18 +3,23 @@
  * Every query is an index lookup; the schema is versioned with PRAGMA user_version. */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "log.h"
 
 #define STORE_READERS 4
 #define STORE_BUSY_MS 5000
+/* room to record the ends of running builds on a full disk: a few KiB each */
+#define STORE_RESERVE_BYTES (1024 * 1024)
 /* List filters (service, repository, branch, status, engine): one statement per combination. */
 #define STORE_LIST_MASKS 32
 
@@ -135,6 +140,8 @@ struct conn {
 struct store {
 	struct conn writer;
 	pthread_mutex_t write_mu;
+	char *reserve; /* DATA_DIR/space-reserve: room to record builds' ends on a full disk */
+	int full;      /* guarded by write_mu: the reserve is given up, new builds are refused */
 	struct conn readers[STORE_READERS];
 	pthread_mutex_t pool_mu;
 	pthread_cond_t pool_cond;
@@ -143,7 +150,60 @@ struct store {
 static int db_err(sqlite3 *db, const char *what)
 {
 	log_error("history %s failed: %s", what, sqlite3_errmsg(db));
+	if (sqlite3_errcode(db) == SQLITE_FULL || sqlite3_system_errno(db) == ENOSPC)
+		return FORJA_ENOSPC;
 	return FORJA_EDB;
+}
+
+/*
+ * The reserve: a file of STORE_RESERVE_BYTES kept beside the history. On a full disk the ends
+ * of running builds must still be recorded, or they would stay "running" until a restart;
+ * giving the reserve up makes room for them, and new builds are refused until it can be made
+ * again (space is back).
+ */
+static int reserve_make(struct store *st)
+{
+	static const char zeros[65536];
+	int fd = open(st->reserve, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? FORJA_EIO : 0;
+	for (size_t done = 0; !rc && done < STORE_RESERVE_BYTES;) {
+		ssize_t w = write(fd, zeros, sizeof(zeros));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = errno == ENOSPC || w == 0 ? FORJA_ENOSPC : FORJA_EIO;
+		else
+			done += (size_t)w;
+	}
+	if (fd >= 0 && close(fd) != 0 && !rc)
+		rc = errno == ENOSPC ? FORJA_ENOSPC : FORJA_EIO;
+	if (rc) {
+		unlink(st->reserve);
+		return rc;
+	}
+	if (st->full)
+		log_info("space is back in the data directory: new builds are accepted again");
+	st->full = 0;
+	return 0;
+}
+
+/* Caller holds write_mu. 0 when there was a reserve to give up. */
+static int reserve_release(struct store *st)
+{
+	if (st->full)
+		return FORJA_ENOSPC;
+	st->full = 1;
+	unlink(st->reserve);
+	log_warn("the data directory is full: gave up its %d KiB reserve to record running builds; "
+		 "new builds are refused until space is freed",
+		 STORE_RESERVE_BYTES / 1024);
+	return 0;
+}
+
+/* Before a new build is recorded (caller holds write_mu): refused while the disk is full. */
+static int room_for_new(struct store *st)
+{
+	return st->full ? reserve_make(st) : 0;
 }
 
 /* The statement ID of C, prepared on first use and kept for the life of the connection. */
@@ -252,6 +312,25 @@ int store_open(const char *data_dir, struct store **out)
 	int rc = conn_open(&st->writer, path, 0);
 	if (rc != 0)
 		goto out;
+	size_t rlen = strlen(data_dir) + sizeof("/space-reserve");
+	st->reserve = malloc(rlen);
+	if (!st->reserve) {
+		rc = FORJA_ENOMEM;
+		goto out;
+	}
+	snprintf(st->reserve, rlen, "%s/space-reserve", data_dir);
+	int rrc = reserve_make(st);
+	if (rrc == FORJA_ENOSPC) {
+		/* starting on a full disk: the history opens, new builds wait for space */
+		st->full = 1;
+		log_warn("cannot make the space reserve %s: new builds are refused until the data "
+			 "directory has room",
+			 st->reserve);
+	} else if (rrc) {
+		log_warn("cannot make the space reserve %s: %s; a full disk may then leave builds "
+			 "running until the next start",
+			 st->reserve, errors_text(rrc));
+	}
 	/* WAL lets readers run while a write commits; NORMAL sync in WAL keeps every committed
 	 * transaction across a process crash (kill -9), only an OS crash may lose the last. */
 	rc = exec_sql(st->writer.db,
@@ -278,6 +357,7 @@ void store_close(struct store *st)
 	for (int i = 0; i < STORE_READERS; i++)
 		conn_close(&st->readers[i]);
 	conn_close(&st->writer);
+	free(st->reserve);
 	pthread_cond_destroy(&st->pool_cond);
 	pthread_mutex_destroy(&st->pool_mu);
 	pthread_mutex_destroy(&st->write_mu);
@@ -470,7 +550,9 @@ int store_build_insert(struct store *st, struct build *b)
 	if (!b->service || !b->version)
 		return FORJA_EINVAL;
 	pthread_mutex_lock(&st->write_mu);
-	int rc = insert_locked(st, b, NULL);
+	int rc = room_for_new(st);
+	if (rc == 0)
+		rc = insert_locked(st, b, NULL);
 	pthread_mutex_unlock(&st->write_mu);
 	return rc;
 }
@@ -485,7 +567,9 @@ int store_delivery_insert(struct store *st, const char *hook_id, const char *del
 			return FORJA_EINVAL;
 	}
 	pthread_mutex_lock(&st->write_mu);
-	int rc = step_simple(&st->writer, ST_BEGIN);
+	int rc = room_for_new(st);
+	if (rc == 0)
+		rc = step_simple(&st->writer, ST_BEGIN);
 	if (rc != 0)
 		goto out;
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_DELIVERY_INSERT);
@@ -660,9 +744,8 @@ static int status_locked(struct store *st, int64_t id, enum build_status *status
 	return rc;
 }
 
-int store_build_start(struct store *st, int64_t id, int64_t started_at, int *attempts)
+static int start_locked(struct store *st, int64_t id, int64_t started_at, int *attempts)
 {
-	pthread_mutex_lock(&st->write_mu);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_START);
 	if (!s)
@@ -690,16 +773,23 @@ int store_build_start(struct store *st, int64_t id, int64_t started_at, int *att
 	}
 	rc = 0;
 out:
+	return rc;
+}
+
+int store_build_start(struct store *st, int64_t id, int64_t started_at, int *attempts)
+{
+	pthread_mutex_lock(&st->write_mu);
+	/* on a full disk a build does not start: whatever it wrote could not be kept */
+	int rc = room_for_new(st);
+	if (rc == 0)
+		rc = start_locked(st, id, started_at, attempts);
 	pthread_mutex_unlock(&st->write_mu);
 	return rc;
 }
 
-int store_build_finish(struct store *st, int64_t id, enum build_status status, const char *digest,
-		       const char *error, int64_t finished_at)
+static int finish_locked(struct store *st, int64_t id, enum build_status status, const char *digest,
+			 const char *error, int64_t finished_at)
 {
-	if (!build_status_is_final(status))
-		return FORJA_EINVAL;
-	pthread_mutex_lock(&st->write_mu);
 	int rc = FORJA_EDB;
 	sqlite3_stmt *s = conn_stmt(&st->writer, ST_FINISH);
 	if (!s)
@@ -724,6 +814,19 @@ int store_build_finish(struct store *st, int64_t id, enum build_status status, c
 			rc = FORJA_ECONFLICT;
 	}
 out:
+	return rc;
+}
+
+int store_build_finish(struct store *st, int64_t id, enum build_status status, const char *digest,
+		       const char *error, int64_t finished_at)
+{
+	if (!build_status_is_final(status))
+		return FORJA_EINVAL;
+	pthread_mutex_lock(&st->write_mu);
+	int rc = finish_locked(st, id, status, digest, error, finished_at);
+	/* the end of a build is the one write a full disk must not lose */
+	if (rc == FORJA_ENOSPC && reserve_release(st) == 0)
+		rc = finish_locked(st, id, status, digest, error, finished_at);
 	pthread_mutex_unlock(&st->write_mu);
 	return rc;
 }

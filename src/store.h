@@ -30,13 +30,15 @@ int store_open(const char *data_dir, struct store **out);
 void store_close(struct store *st);
 
 /* Inserts B as a new queued build: sets b->id, b->status, b->attempts and b->created_at
- * (when 0). FORJA_EINVAL without a service or version. */
+ * (when 0). FORJA_EINVAL without a service or version; FORJA_ENOSPC while the data directory
+ * is full (see store_build_finish). */
 int store_build_insert(struct store *st, struct build *b);
 
 /*
  * Records a webhook delivery and its builds in one transaction, so a delivery is either
  * wholly recorded or not at all. Sets each build's id. FORJA_ECONFLICT when
- * (hook_id, delivery_id) was already recorded: then nothing is written.
+ * (hook_id, delivery_id) was already recorded: then nothing is written; FORJA_ENOSPC, nothing
+ * written, while the data directory is full.
  */
 int store_delivery_insert(struct store *st, const char *hook_id, const char *delivery_id,
 			  struct build **builds, size_t n);
@@ -62,11 +64,15 @@ int store_build_latest(struct store *st, const char *service, const char *branch
 
 /* queued -> running: sets started_at, increments attempts; *ATTEMPTS (may be NULL) gets the
  * new count. FORJA_ECONFLICT when the build is not queued (cancelled meanwhile),
- * FORJA_ENOTFOUND when it is unknown. */
+ * FORJA_ENOTFOUND when it is unknown, FORJA_ENOSPC (nothing changed) while the data
+ * directory is full. */
 int store_build_start(struct store *st, int64_t id, int64_t started_at, int *attempts);
 
 /* Sets a final status with its result. DIGEST NULL keeps the recorded one; ERROR NULL clears
- * it. FORJA_ECONFLICT when the build is already final, FORJA_ENOTFOUND when it is unknown. */
+ * it. FORJA_ECONFLICT when the build is already final, FORJA_ENOTFOUND when it is unknown.
+ * When the disk is full, the space reserve kept beside the history is given up so that the
+ * end is recorded anyway; from then on new builds are refused (FORJA_ENOSPC) until the
+ * reserve can be made again. */
 int store_build_finish(struct store *st, int64_t id, enum build_status status, const char *digest,
 		       const char *error, int64_t finished_at);
 

@@ -30,6 +30,8 @@ struct github_standin {
 	size_t nfiles;
 	int fail_status;
 	int delay_ms;
+	int status_delay_ms;
+	int stopping;
 	int contents_requests;
 	char last_accept[256];
 	struct standin_status statuses[STANDIN_MAX_STATUSES];
@@ -65,19 +67,35 @@ static int split_path(const char *path, char *repo, size_t rlen, char *kind, siz
 	return 0;
 }
 
+/* The slowness being simulated, not a wait for readiness: *KNOB milliseconds, cut short when
+ * the test changes the knob or stops the stand-in (a 30 s answer must not hold up the next
+ * case or the teardown). */
+static void slow_down(struct github_standin *s, const int *knob)
+{
+	struct timespec start, now, slice = {.tv_nsec = 20 * 1000 * 1000};
+	pthread_mutex_lock(&s->lock);
+	int delay = *knob;
+	pthread_mutex_unlock(&s->lock);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long elapsed =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		pthread_mutex_lock(&s->lock);
+		int same = *knob == delay && !s->stopping;
+		pthread_mutex_unlock(&s->lock);
+		if (elapsed >= delay || !same)
+			return;
+		nanosleep(&slice, NULL);
+	}
+}
+
 static int contents(struct github_standin *s, const struct _u_request *req,
 		    struct _u_response *resp, const char *repo, const char *path)
 {
 	const char *ref = u_map_get(req->map_url, "ref");
 	const char *found = NULL;
-	pthread_mutex_lock(&s->lock);
-	int delay = s->delay_ms;
-	pthread_mutex_unlock(&s->lock);
-	if (delay > 0) {
-		/* the slowness being simulated, not a wait for readiness */
-		struct timespec d = {.tv_sec = delay / 1000, .tv_nsec = (delay % 1000) * 1000000L};
-		nanosleep(&d, NULL);
-	}
+	slow_down(s, &s->delay_ms);
 	pthread_mutex_lock(&s->lock);
 	s->contents_requests++;
 	copy(s->last_accept, sizeof(s->last_accept), u_map_get_case(req->map_header, "Accept"));
@@ -103,6 +121,7 @@ static int contents(struct github_standin *s, const struct _u_request *req,
 static int statuses(struct github_standin *s, const struct _u_request *req,
 		    struct _u_response *resp, const char *repo, const char *sha)
 {
+	slow_down(s, &s->status_delay_ms);
 	json_t *body = json_loadb(req->binary_body, req->binary_body_length, 0, NULL);
 	if (!json_is_object(body) || !json_is_string(json_object_get(body, "state"))) {
 		json_decref(body);
@@ -180,6 +199,9 @@ void github_standin_stop(struct github_standin *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_mutex_unlock(&s->lock);
 	ulfius_stop_framework(&s->inst);
 	ulfius_clean_instance(&s->inst);
 	for (size_t i = 0; i < s->nfiles; i++) {
@@ -221,6 +243,13 @@ void github_standin_delay_contents(struct github_standin *s, int ms)
 {
 	pthread_mutex_lock(&s->lock);
 	s->delay_ms = ms;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void github_standin_delay_statuses(struct github_standin *s, int ms)
+{
+	pthread_mutex_lock(&s->lock);
+	s->status_delay_ms = ms;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -31,8 +31,11 @@ void github_standin_put_file(struct github_standin *s, const char *full_name, co
 /* Every contents request answers STATUS (0 = serve files again). */
 void github_standin_fail_contents(struct github_standin *s, int status);
 
-/* Every contents answer waits MS milliseconds first (a slow GitHub). */
+/* Every contents answer waits MS milliseconds first (a slow GitHub). Answers already waiting
+ * end their wait when the delay is changed again or the stand-in stops. */
 void github_standin_delay_contents(struct github_standin *s, int ms);
+/* The same for every commit status posted. */
+void github_standin_delay_statuses(struct github_standin *s, int ms);
 
 /* Contents requests served so far, and the Accept header of the last one (into BUF). */
 int github_standin_contents_requests(struct github_standin *s, char *accept, size_t len);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errors.h"
 #include "github_standin.h"
@@ -169,6 +170,19 @@ START_TEST(plan_builds_with_standin)
 	    FORJA_ETIMEDOUT);
 	ck_assert_ptr_nonnull(strstr(detail, "too slowly"));
 	ck_assert_int_lt(github_standin_contents_requests(s, NULL, 0) - before, 4);
+
+	/* a request still running MANIFEST_PLAN_OVERTIME_MS past the budget is cut there, even
+	 * under the client's own 5 s */
+	github_standin_delay_contents(s, 4800);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(
+	    manifest_plan_builds(&po, &pr, &builds, &n, errors, detail, sizeof(detail)),
+	    FORJA_ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(strstr(detail, "did not answer within 4."), "%s", detail);
+	ck_assert_int_lt(ms, 250 + MANIFEST_PLAN_OVERTIME_MS + 400);
 	github_standin_delay_contents(s, 0);
 	po.budget_ms = 0;
 

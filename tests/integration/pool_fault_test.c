@@ -1,0 +1,181 @@
+/* Fault in a pool of two engines: the test's own dockerd (first in FORJA_DOCKER_HOSTS, so it
+ * takes the first build) is killed in the middle of a build's RUN step. The build must start
+ * another attempt on the machine's engine, say so in its log, record that engine and succeed
+ * with the digest the registry serves; the lost engine shows down in /healthz and takes no
+ * build until it answers again. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "registry.h"
+#include "store.h"
+#include "testbuild.h"
+#include "testenv.h"
+#include "testfault.h"
+#include "testgit.h"
+#include "testhook.h"
+
+static char state[128];
+static int had_docker0;
+
+static void setup(void)
+{
+	had_docker0 = testfault_has_docker0();
+	testfault_state_new(state, sizeof(state));
+}
+
+static void teardown(void)
+{
+	testfault_sweep(state);
+	if (had_docker0 && !testfault_has_docker0())
+		fprintf(stderr, "pool_fault_test: docker0 is gone after the test\n");
+}
+
+/* A repository whose Dockerfile prints line-one, sleeps SECS, prints line-two. */
+static void make_repo(const char *prefix, int secs, char *url, size_t len, char *sha)
+{
+	char name[128], dockerfile[512], stamp[192];
+	testgit_unique(prefix, name, sizeof(name));
+	snprintf(stamp, sizeof(stamp), "%s %lld\n", name, testfault_ms());
+	snprintf(dockerfile, sizeof(dockerfile),
+		 "FROM %s\nCOPY stamp /stamp\nRUN echo line-one && sleep %d && echo line-two\n",
+		 testenv_need("FORJA_TEST_BASE_IMAGE"), secs);
+	const char *files[] = {"Dockerfile", dockerfile, "stamp", stamp, NULL};
+	testgit_commit(name, "main", files, sha);
+	testgit_url(name, url, (unsigned)len);
+}
+
+static char *log_text(struct testenv *t, int64_t id)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = calloc(1, cap);
+	int ended;
+	for (;;) {
+		long n = build_logs_read(t->app.logs, id, len, buf + len, cap - 1 - len, &ended);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	return buf;
+}
+
+static void wait_log(struct testenv *t, int64_t id, const char *needle, int secs)
+{
+	long long end = testfault_ms() + secs * 1000LL;
+	for (;;) {
+		char *log = log_text(t, id);
+		int found = strstr(log, needle) != NULL;
+		if (found || testfault_ms() > end) {
+			ck_assert_msg(found, "build %lld never logged %s:\n%s", (long long)id,
+				      needle, log);
+			free(log);
+			return;
+		}
+		free(log);
+		usleep(50 * 1000);
+	}
+}
+
+static struct build *wait_final(struct testenv *t, int64_t id, int secs)
+{
+	long long end = testfault_ms() + secs * 1000LL;
+	for (;;) {
+		struct build *b = NULL;
+		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
+		if (build_status_is_final(b->status))
+			return b;
+		ck_assert_msg(testfault_ms() < end, "build %lld still %s after %d s", (long long)id,
+			      build_status_name(b->status), secs);
+		build_free(b);
+		usleep(50 * 1000);
+	}
+}
+
+START_TEST(engine_lost_build_moves_to_another)
+{
+	ck_assert_msg(geteuid() == 0, "this test needs root (a network namespace and a dockerd)");
+	const char *reg = testenv_need("FORJA_TEST_REGISTRY");
+	const char *colon = strrchr(reg, ':');
+	ck_assert_ptr_nonnull(colon);
+	unsigned port = (unsigned)strtoul(colon + 1, NULL, 10);
+	struct testfault_engine e;
+	testfault_engine_start(&e, state, port);
+
+	const char *main_engine = getenv("DOCKER_HOST");
+	main_engine = main_engine && *main_engine ? main_engine : "unix:///var/run/docker.sock";
+	char hosts[700], url[256], sha[41], url2[256], sha2[41], svc[64], svc2[64];
+	snprintf(hosts, sizeof(hosts), "--docker-hosts=%s;slots=1,%s;slots=1", e.host, main_engine);
+	snprintf(svc, sizeof(svc), "pool-fault-%d", (int)getpid());
+	snprintf(svc2, sizeof(svc2), "pool-fault-%d-b", (int)getpid());
+	const char *args[] = {hosts, NULL};
+	struct testenv t;
+	testenv_start(&t, args);
+	make_repo("pf1", 5, url, sizeof(url), sha);
+	make_repo("pf2", 0, url2, sizeof(url2), sha2);
+
+	int64_t id = testbuild_queue(&t, svc, "1", url, sha);
+	wait_log(&t, id, "line-one", 60);
+	struct build *b = NULL;
+	ck_assert_int_eq(store_build_get(t.app.store, id, &b), 0);
+	ck_assert_str_eq(b->engine, e.host);
+	build_free(b);
+	long long killed_at = testfault_ms();
+	testfault_engine_kill(&e);
+	b = wait_final(&t, id, 120);
+	char *log = log_text(&t, id);
+	ck_assert_msg(b->status == BUILD_SUCCEEDED, "build %s: %s\n%s",
+		      build_status_name(b->status), b->error ? b->error : "", log);
+	ck_assert_str_eq(b->engine, main_engine);
+	ck_assert_int_eq(b->attempts, 2);
+	ck_assert_msg(strstr(log, "lost during the build") && strstr(log, e.host) &&
+			  strstr(log, "attempt 2 of 3 on another engine"),
+		      "the log does not say the engine was lost:\n%s", log);
+	testhook_assert_in_registry(svc, "1", b->digest);
+	fprintf(stderr, "engine lost mid-build: build %lld succeeded on %s %lld ms later\n",
+		(long long)id, b->engine, testfault_ms() - killed_at);
+	free(log);
+	build_free(b);
+
+	/* the lost engine is down in /healthz and the next build goes to the other */
+	struct http_resp r;
+	char hurl[128];
+	snprintf(hurl, sizeof(hurl), "%s/healthz", t.base_url);
+	ck_assert_int_eq(http_request("GET", hurl, NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strstr(r.body, "\"degraded\"") && strstr(r.body, e.host), "healthz: %s",
+		      r.body);
+	http_resp_free(&r);
+	int64_t id2 = testbuild_queue(&t, svc2, "1", url2, sha2);
+	b = wait_final(&t, id2, 60);
+	ck_assert_int_eq(b->status, BUILD_SUCCEEDED);
+	ck_assert_str_eq(b->engine, main_engine);
+	build_free(b);
+	testenv_stop(&t);
+	testfault_engine_stop(&e);
+	ck_assert_msg(!had_docker0 || testfault_has_docker0(),
+		      "the host's docker0 bridge disappeared during the test");
+}
+END_TEST
+
+static Suite *pool_fault_suite(void)
+{
+	Suite *s = suite_create("pool_fault");
+	TCase *tc = tcase_create("pool_fault");
+	tcase_set_timeout(tc, 300);
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, engine_lost_build_moves_to_another);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(pool_fault_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

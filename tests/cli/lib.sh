@@ -10,8 +10,10 @@ v=json.load(sys.stdin).get(sys.argv[1])
 print("" if v is None else v)' "$1"
 }
 
-# repo_make NAME DOCKERFILE: a repository NAME.git served by the git daemon with DOCKERFILE
-# and an images.json manifest of "[]"; its work tree is $WORK/src-NAME. REPLY = the commit.
+# repo_make NAME DOCKERFILE: a repository NAME.git served by the git daemon with DOCKERFILE,
+# an images.json manifest of "[]" and a file "stamp" unique to this call (COPY it before a RUN
+# step that must not come from an engine's layer cache); its work tree is $WORK/src-NAME.
+# REPLY = the commit.
 repo_make() {
   local w=$WORK/src-$1
   git init -q -b develop "$w"
@@ -19,6 +21,7 @@ repo_make() {
   git -C "$w" config user.name test
   printf '%s\n' "$2" >"$w/Dockerfile"
   printf '[]\n' >"$w/images.json"
+  printf '%s %s\n' "$1" "$(date +%s%N)" >"$w/stamp"
   git -C "$w" add -A
   git -C "$w" commit -qm init
   git clone -q --bare "$w" "$FORJA_TEST_GIT_DIR/$1.git"

@@ -33,6 +33,7 @@ check() { if eval "$1"; then ok; else fail "$2"; fi; }
 
 # one repository; each build sleeps for its PAUSE build argument
 repo_make "$name" "FROM $FORJA_TEST_BASE_IMAGE
+COPY stamp /stamp
 ARG PAUSE=0
 RUN sleep \$PAUSE && echo slept \$PAUSE > /slept"
 sha=$REPLY

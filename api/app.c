@@ -78,6 +78,7 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	struct queue_opts qo;
 	struct queue_observer gh = {github_on_build, app->github};
 	struct queue_observer mx = {metrics_on_build, app->metrics};
+	struct queue_observer evo = {events_on_build, NULL};
 	int rc;
 
 	builder_config_secrets(cfg, secrets);
@@ -121,9 +122,17 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 		snprintf(err, errlen, "cannot set up the build queue: %s", errors_text(rc));
 		return rc;
 	}
+	rc = events_new(APP_EVENTS_KEPT, cfg->public_url, &app->events);
+	if (rc) {
+		snprintf(err, errlen, "cannot set up build events: %s", errors_text(rc));
+		return rc;
+	}
+	evo.ud = app->events;
 	rc = queue_observe(app->queue, &gh);
 	if (!rc)
 		rc = queue_observe(app->queue, &mx);
+	if (!rc)
+		rc = queue_observe(app->queue, &evo);
 	if (rc) {
 		snprintf(err, errlen, "cannot observe the build queue: %s", errors_text(rc));
 		return rc;
@@ -163,6 +172,7 @@ void app_close(struct app *app)
 	}
 	/* after the queue: workers report to these until they stop */
 	github_free(app->github);
+	events_free(app->events);
 	build_logs_close(app->logs);
 	store_close(app->store);
 	metrics_free(app->metrics);

@@ -10,6 +10,7 @@
 #include "../src/builder.h"
 #include "../src/config.h"
 #include "../src/engine.h"
+#include "../src/events.h"
 #include "../src/github.h"
 #include "../src/metrics.h"
 #include "../src/pool.h"
@@ -21,6 +22,8 @@ struct conns;
 
 /* How often each engine of the pool is pinged. */
 #define APP_ENGINE_PING_MS 5000
+/* Build events GET /events can resume from. */
+#define APP_EVENTS_KEPT 4096
 
 struct app {
 	const struct config *cfg; /* borrowed */
@@ -33,6 +36,7 @@ struct app {
 	struct source *source;
 	struct github *github;
 	struct metrics *metrics;
+	struct events *events;
 	struct builder_env env;
 	struct conns *conns; /* borrowed from the running server; NULL without one */
 	atomic_int stopping; /* set at shutdown: long-lived responses end */

@@ -31,6 +31,7 @@ const struct route_handler routes_table[] = {
     {"getBuild", builds_api_get, false},
     {"getBuildLog", builds_api_log, false},
     {"cancelBuild", builds_api_cancel, false},
+    {"rerunBuild", builds_api_rerun, false},
     {"streamEvents", events_api_stream, false},
     {"getBadge", badge_api_get, false},
     {"listImages", images_api_list, false},

@@ -27,7 +27,7 @@
 #define BUILD_COLUMNS                                                                              \
 	"id, service, version, type, image, digest, trigger_kind, repository, clone_url, "         \
 	"commit_sha, ref, context, dockerfile, build_args, pull_request, branch, delivery_id, "    \
-	"status, created_at, started_at, finished_at, error, attempts, engine"
+	"status, created_at, started_at, finished_at, error, attempts, engine, rerun_of"
 
 enum stmt_id {
 	ST_GET,
@@ -76,9 +76,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COUNTS] = "SELECT status, count(*) FROM builds GROUP BY status",
     [ST_INSERT] = "INSERT INTO builds (service, version, type, image, digest, trigger_kind, "
 		  "repository, clone_url, commit_sha, ref, context, dockerfile, build_args, "
-		  "pull_request, branch, delivery_id, hook_id, status, created_at, attempts) "
-		  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-		  "?16, ?17, 0, ?18, 0)",
+		  "pull_request, branch, delivery_id, hook_id, status, created_at, attempts, "
+		  "rerun_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+		  "?15, ?16, ?17, 0, ?18, 0, ?19)",
     [ST_DELIVERY_INSERT] = "INSERT INTO deliveries (hook_id, delivery_id, received_at) "
 			   "VALUES (?1, ?2, ?3)",
     [ST_START] = "UPDATE builds SET status = 1, started_at = ?2, attempts = attempts + 1, "
@@ -128,6 +128,8 @@ static const char *const migrations[] = {
     /* the engine pool: which engine ran each build */
     "ALTER TABLE builds ADD COLUMN engine TEXT;"
     "CREATE INDEX builds_engine ON builds (engine, id);",
+    /* reruns: which build a build runs again */
+    "ALTER TABLE builds ADD COLUMN rerun_of INTEGER;",
 };
 
 struct conn {
@@ -435,6 +437,7 @@ static struct build *row_to_build(sqlite3_stmt *s)
 	rc |= col_text(s, 21, &b->error);
 	b->attempts = sqlite3_column_int(s, 22);
 	rc |= col_text(s, 23, &b->engine);
+	b->rerun_of = sqlite3_column_int64(s, 24);
 	if (rc != 0) {
 		build_free(b);
 		return NULL;
@@ -522,6 +525,10 @@ static int insert_locked(struct store *st, struct build *b, const char *hook_id)
 	bind_text(s, 16, b->delivery_id);
 	bind_text(s, 17, hook_id);
 	sqlite3_bind_int64(s, 18, b->created_at);
+	if (b->rerun_of > 0)
+		sqlite3_bind_int64(s, 19, b->rerun_of);
+	else
+		sqlite3_bind_null(s, 19);
 	int step = sqlite3_step(s);
 	int rc = 0;
 	if (step == SQLITE_DONE) {

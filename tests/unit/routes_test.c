@@ -36,7 +36,7 @@ START_TEST(real_document_binds_every_operation)
 	    routes_build((const char *)doc.data, doc.len, routes_table, &r, err, sizeof(err)), 0);
 	ck_assert_msg(r != NULL, "%s", err);
 	/* 10 product operations + the document, the docs page and its assets */
-	ck_assert_uint_eq(routes_count(r), 14);
+	ck_assert_uint_eq(routes_count(r), 15);
 	routes_free(r);
 }
 END_TEST

@@ -18,6 +18,7 @@ shift || true
 case "$SECONDS_EACH" in
   '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_HARNESS] [HARNESS...]" >&2; exit 2 ;;
 esac
+"$ROOT/scripts/deps.sh" fuzz
 mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 

@@ -1,6 +1,7 @@
 /* The engine client's decoding of streamed /build and /push answers, without an engine: JSON
  * lines cut anywhere by the transport, log text in whole lines, and the outcome. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dynbuf.h"
@@ -64,6 +65,30 @@ START_TEST(push_error_and_status)
 }
 END_TEST
 
+/* One message past the 1 MiB line bound cannot be decoded: it is noted and skipped, and the
+ * lines after it still count. */
+START_TEST(over_long_message_dropped)
+{
+	static const char tail[] = "\n{\"aux\":{\"ID\":\"sha256:def\"}}\n";
+	size_t big = 1024 * 1024 + 16, len = big + sizeof(tail) - 1;
+	char *body = malloc(len), id[80], err[256];
+	struct dynbuf text;
+	struct task_log log = {.write = on_log, .ud = &text};
+
+	ck_assert_ptr_nonnull(body);
+	memset(body, 'x', big);
+	memcpy(body, "{\"stream\":\"", 11);
+	memcpy(body + big, tail, sizeof(tail) - 1);
+	dynbuf_init(&text, 4096);
+	ck_assert_int_eq(
+	    engine_stream_decode(false, 200, body, len, 65536, &log, id, err, sizeof(err)), 0);
+	ck_assert_str_eq(id, "sha256:def");
+	ck_assert_msg(strstr(dynbuf_str(&text), "over 1 MiB dropped"), "%s", dynbuf_str(&text));
+	dynbuf_free(&text);
+	free(body);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("engine");
@@ -73,6 +98,7 @@ int main(void)
 
 	tcase_add_test(tc, build_split_anywhere);
 	tcase_add_test(tc, push_error_and_status);
+	tcase_add_test(tc, over_long_message_dropped);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

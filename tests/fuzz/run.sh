@@ -60,9 +60,14 @@ if [ "${FORJA_FUZZ_JANSSON:-1}" != 0 ]; then
   [ -f "$JANSSON/lib/libjansson.a" ] && jansson_prefix=$JANSSON
 fi
 
-cmake -S "$ROOT" -B "$BUILD" -DFORJA_FUZZ=ON -DFORJA_TESTS=OFF \
-  -DFORJA_FUZZ_JANSSON="$jansson_prefix" >/dev/null
-cmake --build "$BUILD" --target forja_fuzz -j2 >/dev/null
+mkdir -p "$BUILD/logs"
+if ! { cmake -S "$ROOT" -B "$BUILD" -DFORJA_FUZZ=ON -DFORJA_TESTS=OFF \
+         -DFORJA_FUZZ_JANSSON="$jansson_prefix" &&
+       cmake --build "$BUILD" --target forja_fuzz -j2; } >"$BUILD/logs/build.log" 2>&1; then
+  grep -m10 -E 'error|Error' "$BUILD/logs/build.log" >&2 || tail -20 "$BUILD/logs/build.log" >&2
+  echo "building the harnesses failed: see $BUILD/logs/build.log" >&2
+  exit 2
+fi
 
 if [ $# -gt 0 ]; then
   harnesses=("$@")
@@ -82,8 +87,9 @@ for h in "${harnesses[@]}"; do
   corpus=$BUILD/corpus/$h
   crashes=$BUILD/crashes/$h
   log=$BUILD/logs/$h.log
-  rm -rf "$crashes"
-  mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
+  mkdir -p "$corpus" "$crashes"
+  # earlier runs' crash inputs stay until someone saves or removes them; count only new ones
+  before=$(find "$crashes" -type f | wc -l)
   [ -x "$bin" ] || { echo "no harness $h" >&2; exit 2; }
   seeds=()
   [ -d "$FUZZ/corpus/$h" ] && seeds+=("$FUZZ/corpus/$h")
@@ -107,7 +113,7 @@ for h in "${harnesses[@]}"; do
   "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "${dict[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   [ "$rc" = 0 ] || crashed=1
-  found=$(find "$crashes" -type f | wc -l)
+  found=$(( $(find "$crashes" -type f | wc -l) - before ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d" " -f2 || true)

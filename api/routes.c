@@ -577,6 +577,32 @@ static int routes_check_params(const struct _u_request *req, struct _u_response 
 	return rc;
 }
 
+/* 0, or the refusal's U_CALLBACK_COMPLETE with RESP set. */
+static int routes_check(const struct _u_request *req, struct _u_response *resp,
+			const struct route *rt)
+{
+	int rc = routes_check_body(req, resp, rt);
+	if (!rc)
+		rc = routes_check_access(req, resp, rt);
+	if (!rc)
+		rc = routes_check_params(req, resp, rt);
+	return rc;
+}
+
+int routes_check_request(const struct routes *r, const char *operation_id,
+			 const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(r->routes[i].operation_id, operation_id))
+			continue;
+		/* a copy: R is shared by the server's threads and its app is set at registration */
+		struct route rt = r->routes[i];
+		rt.app = app;
+		return routes_check(req, resp, &rt) ? FORJA_EINVAL : 0;
+	}
+	return FORJA_ENOTFOUND;
+}
+
 static int routes_dispatch(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
 	const struct route *rt = ud;
@@ -584,11 +610,7 @@ static int routes_dispatch(const struct _u_request *req, struct _u_response *res
 	int rc;
 
 	conns_mark_received(rt->app->conns, req);
-	rc = routes_check_body(req, resp, rt);
-	if (!rc)
-		rc = routes_check_access(req, resp, rt);
-	if (!rc)
-		rc = routes_check_params(req, resp, rt);
+	rc = routes_check(req, resp, rt);
 	if (!rc)
 		rc = rt->fn(req, resp, rt->app);
 	routes_log(req, resp, rt->app, rt->operation_id, t0);

@@ -116,6 +116,7 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	    .workers = pool_slots(app->pool) < 64 ? pool_slots(app->pool) : 64,
 	    .timeout_s = cfg->build_timeout_s,
 	    .max_attempts = 3,
+	    .immutable_tags = cfg->immutable_tags,
 	};
 	rc = queue_new(&qo, &app->queue);
 	if (rc) {

@@ -96,6 +96,8 @@ static const struct opt config_opts[] = {
      "seconds a kept-alive connection may wait for its next request"},
     {"request-deadline", "FORJA_REQUEST_DEADLINE", OPT_INT, OFF(request_deadline_s), "10", 1, 3600,
      "seconds to receive a whole request, headers and body, however slowly sent"},
+    {"immutable-tags", "FORJA_IMMUTABLE_TAGS", OPT_BOOL, OFF(immutable_tags), "false", 0, 0,
+     "a service:version the registry has from another commit fails before building"},
     {"shutdown-grace", "FORJA_SHUTDOWN_GRACE", OPT_INT, OFF(shutdown_grace_s), "30", 0, 86400,
      "seconds running builds may take to finish on SIGTERM before they are queued again"},
     {"max-streams", "FORJA_MAX_STREAMS", OPT_INT, OFF(max_streams), "256", 1, 100000,

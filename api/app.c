@@ -158,8 +158,23 @@ int app_open(struct app *app, const struct config *cfg, char *err, size_t errlen
 
 int app_start(struct app *app)
 {
+	const struct config *cfg = app->cfg;
+	struct retention_opts ro = {
+	    .store = app->store,
+	    .logs = app->logs,
+	    .metrics = app->metrics,
+	    .keep_days = cfg->keep_days,
+	    .keep_builds = cfg->keep_builds,
+	    .delivery_days = APP_DELIVERY_DAYS,
+	    .interval_s = cfg->retention_interval_s,
+	};
 	int rc = pool_start(app->pool, APP_ENGINE_PING_MS);
-	return rc ? rc : queue_start(app->queue);
+	if (!rc)
+		rc = queue_start(app->queue);
+	/* after recovery: what it re-queues is never finished, so never pruned */
+	if (!rc)
+		rc = retention_start(&ro, &app->retention);
+	return rc;
 }
 
 void app_close(struct app *app)
@@ -167,6 +182,7 @@ void app_close(struct app *app)
 	if (!app)
 		return;
 	atomic_store(&app->stopping, 1);
+	retention_stop(app->retention);
 	if (app->queue) {
 		queue_stop(app->queue);
 		queue_free(app->queue);

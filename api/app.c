@@ -117,6 +117,7 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	    .timeout_s = cfg->build_timeout_s,
 	    .max_attempts = 3,
 	    .immutable_tags = cfg->immutable_tags,
+	    .keep_images = cfg->keep_images,
 	};
 	rc = queue_new(&qo, &app->queue);
 	if (rc) {
@@ -168,7 +169,7 @@ int app_start(struct app *app)
 	    .delivery_days = APP_DELIVERY_DAYS,
 	    .interval_s = cfg->retention_interval_s,
 	};
-	int rc = pool_start(app->pool, APP_ENGINE_PING_MS);
+	int rc = pool_start(app->pool, APP_ENGINE_PING_MS, cfg->engine_prune_s);
 	if (!rc)
 		rc = queue_start(app->queue);
 	/* after recovery: what it re-queues is never finished, so never pruned */

@@ -48,6 +48,8 @@ struct config {
 	int keep_days;		/* retention: finished builds older are removed; 0 = kept */
 	int keep_builds;	/* retention: per service; 0 = kept */
 	int retention_interval_s; /* between retention passes */
+	int keep_images;	  /* per service and engine after the push; 0 = all */
+	int engine_prune_s;	  /* dangling-image prunes; 0 = never */
 	bool immutable_tags;	  /* never overwrite a tag the registry has from another commit */
 	int shutdown_grace_s;	  /* SIGTERM: running builds may finish within this */
 	int max_streams;	  /* log follows open at once */

@@ -748,6 +748,46 @@ int engine_image_remove(struct engine *e, const char *ref)
 	return status == 200 ? 0 : FORJA_EUPSTREAM;
 }
 
+int engine_images_prune(struct engine *e, int *removed, uint64_t *reclaimed)
+{
+	char api[48], err[256], curlerr[CURL_ERROR_SIZE] = "", url[1024];
+	struct dynbuf b;
+	long status = 0;
+	*removed = 0;
+	*reclaimed = 0;
+	int rc = negotiated_api(e, api, sizeof(api), err, sizeof(err));
+	if (rc)
+		return rc;
+	/* filters={"dangling":["true"]}: untagged images nothing builds on */
+	snprintf(url, sizeof(url),
+		 "%s/v%s/images/prune?filters=%%7B%%22dangling%%22%%3A%%5B%%22true%%22%%5D%%7D",
+		 e->base, api);
+	dynbuf_init(&b, 4 * 1024 * 1024);
+	pthread_mutex_lock(&e->mu);
+	curl_easy_reset(e->ping);
+	set_common(e, e->ping, url, curlerr);
+	curl_easy_setopt(e->ping, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(e->ping, CURLOPT_POST, 1L);
+	curl_easy_setopt(e->ping, CURLOPT_POSTFIELDSIZE, 0L);
+	curl_easy_setopt(e->ping, CURLOPT_WRITEFUNCTION, dynbuf_write_cb);
+	curl_easy_setopt(e->ping, CURLOPT_WRITEDATA, &b);
+	CURLcode crc = curl_easy_perform(e->ping);
+	curl_easy_getinfo(e->ping, CURLINFO_RESPONSE_CODE, &status);
+	pthread_mutex_unlock(&e->mu);
+	char *body = dynbuf_take(&b);
+	dynbuf_free(&b);
+	rc = crc != CURLE_OK ? FORJA_EUNAVAILABLE : status == 200 ? 0 : FORJA_EUPSTREAM;
+	json_t *j = rc == 0 && body ? json_loads(body, 0, NULL) : NULL;
+	free(body);
+	if (j) {
+		*removed = (int)json_array_size(json_object_get(j, "ImagesDeleted"));
+		json_int_t r = json_integer_value(json_object_get(j, "SpaceReclaimed"));
+		*reclaimed = r > 0 ? (uint64_t)r : 0;
+		json_decref(j);
+	}
+	return rc;
+}
+
 char *engine_registry_auth(const char *username, const char *password, const char *server)
 {
 	gnutls_datum_t in, b64 = {NULL, 0};

@@ -72,6 +72,9 @@ int engine_stream_decode(bool push, long status, const char *body, size_t len, s
 /* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent,
  * FORJA_ECONFLICT when a container uses it. */
 int engine_image_remove(struct engine *e, const char *ref);
+/* Removes dangling images (untagged, nothing built on them: failed builds' last layers, images
+ * whose tag moved on). *REMOVED and *RECLAIMED (bytes) say what went. */
+int engine_images_prune(struct engine *e, int *removed, uint64_t *reclaimed);
 
 /* Padded base64url of {"username","password","serveraddress"}; "e30=" without a username.
  * Returns a malloc'd string (free()) or NULL on ENOMEM. */

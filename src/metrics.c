@@ -389,23 +389,32 @@ static void render_http(FILE *f, struct metrics *m)
 /* One gauge or counter series per engine. */
 static void render_engines(FILE *f, const struct pool_state *e, size_t n)
 {
-	static const char *const names[] = {"forja_engine_up", "forja_engine_slots",
+	static const char *const names[] = {"forja_engine_up",
+					    "forja_engine_slots",
 					    "forja_engine_slots_in_use",
-					    "forja_engine_builds_total"};
-	static const char *const types[] = {"gauge", "gauge", "gauge", "counter"};
+					    "forja_engine_builds_total",
+					    "forja_engine_images_removed_total",
+					    "forja_engine_reclaimed_bytes_total"};
+	static const char *const types[] = {"gauge",   "gauge",	  "gauge",
+					    "counter", "counter", "counter"};
 	static const char *const help[] = {
 	    "1 while the engine answers its pings; an engine that does not takes no builds.",
-	    "Builds the engine may run at once.", "Builds running on the engine now.",
-	    "Builds the engine ran since the start (an attempt lost with the engine is not one)."};
+	    "Builds the engine may run at once.",
+	    "Builds running on the engine now.",
+	    "Builds the engine ran since the start (an attempt lost with the engine is not one).",
+	    "Images removed from the engine: tags past FORJA_KEEP_IMAGES, dangling images.",
+	    "Bytes the prunes of dangling images gave back."};
 	if (n == 0)
 		return;
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 6; k++) {
 		put_header(f, names[k], types[k], help[k]);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t v = k == 0   ? (uint64_t)e[i].up
 				     : k == 1 ? (uint64_t)e[i].slots
 				     : k == 2 ? (uint64_t)e[i].in_use
-					      : e[i].builds;
+				     : k == 3 ? e[i].builds
+				     : k == 4 ? e[i].images_removed
+					      : e[i].reclaimed;
 			fprintf(f, "%s{engine=\"", names[k]);
 			put_label(f, e[i].host);
 			fprintf(f, "\"} %" PRIu64 "\n", v);

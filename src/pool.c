@@ -22,6 +22,9 @@ struct pool_engine {
 	int in_use;
 	int up; /* answered its last ping */
 	uint64_t builds;
+	uint64_t images_removed; /* tags past FORJA_KEEP_IMAGES and dangling images */
+	uint64_t reclaimed;	 /* bytes the dangling-image prunes gave back */
+	int64_t pruned_ms;	 /* last prune (monotonic), 0 = never */
 	char error[512];
 };
 
@@ -34,6 +37,7 @@ struct pool {
 	int started;
 	int stopping;
 	int interval_ms;
+	int64_t prune_ms; /* between dangling-image prunes of an engine; 0 = never */
 };
 
 /* ---- FORJA_DOCKER_HOSTS -------------------------------------------------------------------- */
@@ -228,6 +232,34 @@ static void ping_one(struct pool *p, size_t i)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Prunes engine I's dangling images when one is due (health thread, without the lock). */
+static void prune_one(struct pool *p, size_t i)
+{
+	int64_t now = deadline_now_ms();
+	pthread_mutex_lock(&p->mu);
+	struct pool_engine *pe = &p->e[i];
+	int due =
+	    p->prune_ms > 0 && pe->up && (pe->pruned_ms == 0 || now - pe->pruned_ms >= p->prune_ms);
+	if (due)
+		pe->pruned_ms = now;
+	pthread_mutex_unlock(&p->mu);
+	if (!due)
+		return;
+	int removed = 0;
+	uint64_t bytes = 0;
+	int rc = engine_images_prune(pe->engine, &removed, &bytes);
+	pthread_mutex_lock(&p->mu);
+	pe->images_removed += (uint64_t)removed;
+	pe->reclaimed += bytes;
+	pthread_mutex_unlock(&p->mu);
+	if (rc)
+		log_warn("engine %s: pruning dangling images failed: %s", engine_host(pe->engine),
+			 errors_text(rc));
+	else if (removed > 0)
+		log_info("engine %s: pruned %d dangling images, %llu bytes",
+			 engine_host(pe->engine), removed, (unsigned long long)bytes);
+}
+
 static void *health_main(void *arg)
 {
 	struct pool *p = arg;
@@ -239,19 +271,22 @@ static void *health_main(void *arg)
 		if (p->stopping)
 			break;
 		pthread_mutex_unlock(&p->mu);
-		for (size_t i = 0; i < p->n; i++)
+		for (size_t i = 0; i < p->n; i++) {
 			ping_one(p, i);
+			prune_one(p, i);
+		}
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-int pool_start(struct pool *p, int interval_ms)
+int pool_start(struct pool *p, int interval_ms, int prune_s)
 {
 	if (p->started)
 		return FORJA_ECONFLICT;
 	p->interval_ms = interval_ms > 0 ? interval_ms : 5000;
+	p->prune_ms = prune_s > 0 ? (int64_t)prune_s * 1000 : 0;
 	for (size_t i = 0; i < p->n; i++)
 		ping_one(p, i);
 	if (pthread_create(&p->thread, NULL, health_main, p))
@@ -365,6 +400,8 @@ size_t pool_states(struct pool *p, struct pool_state *out, size_t max)
 		out[i].slots = e->slots;
 		out[i].in_use = e->in_use;
 		out[i].builds = e->builds;
+		out[i].images_removed = e->images_removed;
+		out[i].reclaimed = e->reclaimed;
 		snprintf(out[i].error, sizeof(out[i].error), "%s", e->error);
 	}
 	size_t n = p->n;
@@ -394,4 +431,11 @@ void pool_refresh(struct pool *p)
 {
 	for (size_t i = 0; i < p->n; i++)
 		ping_one(p, i);
+}
+
+void pool_note_removed(struct pool *p, const struct pool_lease *l, int images)
+{
+	pthread_mutex_lock(&p->mu);
+	p->e[l->index].images_removed += (uint64_t)images;
+	pthread_mutex_unlock(&p->mu);
 }

@@ -38,8 +38,9 @@ void pool_spec_free(struct pool_spec *s);
 
 /* *OUT owned by the caller: pool_free(). No thread runs until pool_start(). */
 int pool_new(const struct pool_spec *spec, struct pool **out, char *err, size_t errlen);
-/* Pings every engine once, then every INTERVAL_MS on a thread of its own. */
-int pool_start(struct pool *p, int interval_ms);
+/* Pings every engine once, then every INTERVAL_MS on a thread of its own; that thread also
+ * prunes each engine's dangling images every PRUNE_S seconds (0 = never). */
+int pool_start(struct pool *p, int interval_ms, int prune_s);
 void pool_free(struct pool *p);
 
 /* The slot a build holds on one engine. */
@@ -63,6 +64,8 @@ void pool_release(struct pool *p, struct pool_lease *l, int built);
  * down (no new builds until the scheduled ping sees it answer) and returns the error. */
 int pool_check(struct pool *p, const struct pool_lease *l, char *err, size_t errlen);
 
+/* Counts IMAGES removed from the lease's engine (tags past FORJA_KEEP_IMAGES). */
+void pool_note_removed(struct pool *p, const struct pool_lease *l, int images);
 /* Pings every engine now, one after another, and records the answers. */
 void pool_refresh(struct pool *p);
 
@@ -73,7 +76,9 @@ struct pool_state {
 	int slots;
 	int in_use;
 	uint64_t builds;
-	char error[512]; /* why it is down, "" when up */
+	uint64_t images_removed;
+	uint64_t reclaimed; /* bytes */
+	char error[512];    /* why it is down, "" when up */
 };
 
 /* Copies up to MAX engines' states into OUT; returns the number of engines. */

@@ -255,6 +255,48 @@ static int run_on(struct queue *q, struct engine *engine, const struct build_spe
 }
 
 /*
+ * After B's push on the lease's engine: the tags of the service's older successful builds
+ * there, past the newest Q->opts.keep_images, are removed (their layers stay while a kept image
+ * uses them: that is the layer cache). Only the few just past the window: older ones went when
+ * they were there.
+ */
+static void trim_images(struct queue *q, const struct pool_lease *l, const struct build *b)
+{
+	if (q->opts.keep_images <= 0)
+		return;
+	struct build_filter f = {.service = b->service,
+				 .engine = engine_host(l->engine),
+				 .has_status = 1,
+				 .status = BUILD_SUCCEEDED,
+				 .limit =
+				     q->opts.keep_images + 3 < 100 ? q->opts.keep_images + 3 : 100};
+	struct build **page = NULL;
+	size_t n = 0;
+	if (store_build_list(q->opts.store, &f, &page, &n) != 0)
+		return;
+	/* B is not recorded succeeded yet: it is the newest kept, so keep_images - 1 of these */
+	size_t keep = (size_t)q->opts.keep_images - 1;
+	int removed = 0;
+	for (size_t i = keep; i < n; i++) {
+		/* a version built again later is still in use under its tag */
+		int kept = page[i]->image && b->image && !strcmp(page[i]->image, b->image);
+		for (size_t k = 0; k < keep && k < n; k++)
+			kept |= page[k]->image && page[i]->image &&
+				!strcmp(page[k]->image, page[i]->image);
+		if (!kept && page[i]->image && engine_image_remove(l->engine, page[i]->image) == 0)
+			removed++;
+	}
+	build_array_free(page, n);
+	if (removed > 0) {
+		pool_note_removed(q->opts.pool, l, removed);
+		build_logs_appendf(q->opts.logs, b->id,
+				   "forja: removed %d older images of %s from the engine "
+				   "(FORJA_KEEP_IMAGES=%d)",
+				   removed, b->service, q->opts.keep_images);
+	}
+}
+
+/*
  * Places build B on the pool: the engine of its service's last build while that one is
  * healthy, else the least loaded. When the engine stops answering during the build, the build
  * starts another attempt on another engine (never on the lost one), while attempts remain.
@@ -277,6 +319,8 @@ static int run_on_pool(struct queue *q, const struct build *b, const struct buil
 		store_build_set_engine(q->opts.store, b->id, name);
 		build_logs_appendf(q->opts.logs, b->id, "forja: on engine %s", name);
 		rc = run_on(q, l.engine, spec, lg, ab, res);
+		if (rc == 0)
+			trim_images(q, &l, b);
 		int gone = rc != 0 && rc != FORJA_ECANCELLED && rc != FORJA_ETIMEDOUT &&
 			   pool_size(q->opts.pool) > 1 &&
 			   pool_check(q->opts.pool, &l, why, sizeof(why)) != 0;

@@ -22,6 +22,7 @@ struct queue_opts {
 	int timeout_s;		       /* per build */
 	int max_attempts;	       /* runs of one build across crashes; 3 */
 	int immutable_tags;	       /* a tag the registry has from another commit is kept */
+	int keep_images;	       /* a service's newest images kept on an engine; 0 = all */
 };
 
 /* Called on every state change (queued, running, final) with the build as recorded.

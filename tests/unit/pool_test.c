@@ -71,7 +71,7 @@ static struct pool *dead_pool(const char *list)
 START_TEST(test_down_engines_take_no_builds)
 {
 	struct pool *p = dead_pool("unix:///nonexistent/a.sock,unix:///nonexistent/b.sock");
-	ck_assert_int_eq(pool_start(p, 60000), 0);
+	ck_assert_int_eq(pool_start(p, 60000, 0), 0);
 	struct pool_state st[2];
 	ck_assert_uint_eq(pool_states(p, st, 2), 2);
 	ck_assert_int_eq(st[0].up, 0);
@@ -90,7 +90,7 @@ END_TEST
 START_TEST(test_one_engine_alone_is_handed_out_down)
 {
 	struct pool *p = dead_pool("unix:///nonexistent/a.sock;slots=1");
-	ck_assert_int_eq(pool_start(p, 60000), 0);
+	ck_assert_int_eq(pool_start(p, 60000, 0), 0);
 	struct task_abort ab = {NULL, deadline_now_ms() + 300};
 	struct pool_lease l, l2;
 	ck_assert_int_eq(pool_acquire(p, NULL, NULL, &ab, &l), 0);
@@ -111,7 +111,7 @@ END_TEST
 START_TEST(test_cancel_ends_a_wait)
 {
 	struct pool *p = dead_pool("unix:///nonexistent/a.sock,unix:///nonexistent/b.sock");
-	ck_assert_int_eq(pool_start(p, 60000), 0);
+	ck_assert_int_eq(pool_start(p, 60000, 0), 0);
 	atomic_int cancel;
 	atomic_init(&cancel, 1);
 	struct task_abort ab = {&cancel, 0};

@@ -10,6 +10,7 @@
 
 #include "../../src/build.h"
 #include "../../src/deadline.h"
+#include "../../src/registry.h"
 #include "../../src/store.h"
 #include "testbuild.h"
 #include "testenv.h"
@@ -96,6 +97,14 @@ START_TEST(test_keep_images_and_prune_dangling)
 	ck_assert_int_eq(image_status(img[2]), 404);
 	ck_assert_int_eq(image_status(img[3]), 200);
 	ck_assert_int_eq(image_status(img[4]), 200);
+	/* removed from the engine, still in the registry */
+	for (int v = 1; v <= 2; v++) {
+		char ver[8], digest[128], err[256];
+		snprintf(ver, sizeof(ver), "%d", v);
+		ck_assert_int_eq(
+		    registry_manifest_digest(t.app.registry, svc, ver, digest, err, sizeof(err)),
+		    0);
+	}
 	char series[512];
 	snprintf(series, sizeof(series), "forja_engine_images_removed_total{engine=\"%s\"}",
 		 engine_name());

@@ -238,10 +238,14 @@ static void prune_one(struct pool *p, size_t i)
 	int64_t now = deadline_now_ms();
 	pthread_mutex_lock(&p->mu);
 	struct pool_engine *pe = &p->e[i];
-	int due =
-	    p->prune_ms > 0 && pe->up && (pe->pruned_ms == 0 || now - pe->pruned_ms >= p->prune_ms);
-	if (due)
+	/* only while none of Forja's builds runs there, and none starts until it is done: the
+	 * legacy builder's intermediate images are dangling between two steps of a build */
+	int due = p->prune_ms > 0 && pe->up && pe->in_use == 0 &&
+		  (pe->pruned_ms == 0 || now - pe->pruned_ms >= p->prune_ms);
+	if (due) {
 		pe->pruned_ms = now;
+		pe->in_use = pe->slots;
+	}
 	pthread_mutex_unlock(&p->mu);
 	if (!due)
 		return;
@@ -249,8 +253,10 @@ static void prune_one(struct pool *p, size_t i)
 	uint64_t bytes = 0;
 	int rc = engine_images_prune(pe->engine, &removed, &bytes);
 	pthread_mutex_lock(&p->mu);
+	pe->in_use -= pe->slots;
 	pe->images_removed += (uint64_t)removed;
 	pe->reclaimed += bytes;
+	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 	if (rc)
 		log_warn("engine %s: pruning dangling images failed: %s", engine_host(pe->engine),

@@ -375,7 +375,8 @@ const FIELD_ORDER = ["id", "service", "version", "type", "status", "trigger", "r
 function fieldValue(k, v, b) {
   if (v === null || v === undefined) return el("span", { class: "msg", text: "none" });
   if (k === "status") return statusBadge(v);
-  if (k === "commit") return el("span", {}, el("code", { text: v }), " ", commitCell(b));
+  if (k === "commit" && githubRepo(b))
+    return el("span", {}, el("code", { text: v }), " ", commitCell(b));
   if (k === "pull_request") return prCell(b);
   if (k.endsWith("_at")) return when(v);
   if (k === "duration_seconds") return duration(v);
@@ -410,7 +411,7 @@ function showBuild(b) {
   $("actions").hidden = !(open && apiToken());
 }
 
-async function followLog(id, done) {
+async function followLog(id, started, done) {
   const log = $("log");
   let stick = true;
   /* auto-scroll only while the reader is at the bottom; scrolling back down resumes it */
@@ -422,9 +423,10 @@ async function followLog(id, done) {
     const r = await api("/builds/" + id + "/log?follow=true");
     if (!r.ok || !r.body) throw new Error("the log answered " + r.status);
     const reader = r.body.getReader(), dec = new TextDecoder();
-    for (;;) {
+    for (let first = true; ; first = false) {
       const { value, done: end } = await reader.read();
       if (end) break;
+      if (first) started();
       log.append(dec.decode(value, { stream: true }));
       if (stick) log.scrollTop = log.scrollHeight;
     }
@@ -475,7 +477,8 @@ async function pageBuild() {
   await load();
   if (!build) return;
   /* the stream ends when the build does: read the final state then */
-  followLog(id, load);
+  /* the first log lines mean a queued build has started: show it without waiting for events */
+  followLog(id, () => build.status === "queued" && load(), load);
 }
 
 /* ---- Services ---- */

@@ -132,13 +132,16 @@ function pad(n) {
   return String(n).padStart(2, "0");
 }
 
+/* today's times as HH:MM:SS, older ones with their date; the full timestamp is the title */
 function when(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (isNaN(d)) return iso;
-  const text = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
-               pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
-  return el("time", { datetime: iso, title: iso, text });
+  const now = new Date(), today = d.toDateString() === now.toDateString();
+  const day = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  const text = today ? pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds())
+                     : day + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  return el("time", { datetime: iso, title: d.toString(), text });
 }
 
 function duration(sec) {
@@ -289,7 +292,7 @@ function buildRow(b) {
   ];
   const tr = el("tr", { id: "build-" + b.id, "data-status": b.status });
   cells.forEach((c, i) => {
-    const cls = i === 0 || i >= 8 ? "num" : null;
+    const cls = i === 0 || i >= 8 ? "num" : i === 7 ? "engine" : null;
     tr.append(el("td", { "data-label": BUILD_COLUMNS[i], class: cls }, c));
   });
   return tr;
@@ -378,7 +381,7 @@ function fieldValue(k, v, b) {
   if (k === "commit" && githubRepo(b))
     return el("span", {}, el("code", { text: v }), " ", commitCell(b));
   if (k === "pull_request") return prCell(b);
-  if (k.endsWith("_at")) return when(v);
+  if (k.endsWith("_at")) return el("span", {}, when(v), " (" + v + ")");
   if (k === "duration_seconds") return duration(v);
   if (typeof v === "object") return el("code", { text: JSON.stringify(v) });
   return String(v);

@@ -109,8 +109,11 @@ class Browser:
     def wait(self, expr, seconds):
         deadline = time.time() + seconds
         while time.time() < deadline:
-            if self.eval("!!(%s)" % expr):
-                return True
+            try:
+                if self.eval("!!(%s)" % expr):
+                    return True
+            except RuntimeError:
+                pass  # the page is between documents, or EXPR reads what is not there yet
             self.pump(0.1)
         return False
 

@@ -7,6 +7,7 @@ const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"];
 const READ_KEY = "forja.readToken";
 const API_KEY = "forja.apiToken";
 const PAGE_LIMIT = 20;
+const EVENTS_SILENCE_MS = 60000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -209,7 +210,10 @@ async function followEvents(onBuild) {
     try {
       const headers = { Accept: "text/event-stream" };
       if (lastId !== null) headers["Last-Event-ID"] = lastId;
-      const r = await api("/events", { headers });
+      /* heartbeats come every 15 s: a silent minute means a connection that died unseen */
+      const abort = new AbortController();
+      let quiet = setTimeout(() => abort.abort(), EVENTS_SILENCE_MS);
+      const r = await api("/events", { headers, signal: abort.signal });
       if (!r.ok || !r.body) throw new Error("events answered " + r.status);
       liveState("on", "Live");
       delay = 1000;
@@ -217,7 +221,12 @@ async function followEvents(onBuild) {
       let buf = "", ev = { data: [] };
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) break;
+        clearTimeout(quiet);
+        quiet = setTimeout(() => abort.abort(), EVENTS_SILENCE_MS);
+        if (done) {
+          clearTimeout(quiet);
+          break;
+        }
         buf += dec.decode(value, { stream: true });
         let nl;
         while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {

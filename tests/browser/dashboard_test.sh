@@ -37,7 +37,7 @@ cleanup() {
   [ -n "$pid2" ] && kill "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
   [ -n "$gh_pid" ] && kill "$gh_pid" 2>/dev/null && wait "$gh_pid" 2>/dev/null
   rm -rf "$FORJA_TEST_GIT_DIR/$NAME.git" "$FORJA_TEST_GIT_DIR/$NAME-broken.git" \
-    "$FORJA_TEST_GIT_DIR/$NAME-slow.git" "$WORK"
+    "$FORJA_TEST_GIT_DIR/$NAME-slow.git" "$FORJA_TEST_GIT_DIR/$NAME-cancel.git" "$WORK"
 }
 trap cleanup EXIT
 passed=0
@@ -169,20 +169,49 @@ page images "$BASE/ui/images" \
   --eval "[...document.querySelectorAll('#images tbody tr')].filter(r => r.cells[0].textContent === '$NAME-web').map(r => r.cells[1].textContent + ' ' + r.cells[2].textContent + ' ' + r.cells[3].querySelector('a').getAttribute('href'))"
 expect "Images page: the tag, its digest and its build" "[[\"1.0.0 $digest /ui/builds/$web\"]]"
 
-# 4. the log of a running build appears while it runs, then the final status
+# 4. the log of a running build appears while it runs, auto-scroll stops while the reader
+# reads higher up and resumes at the end, then the final status
 repo_make "$NAME-slow" "FROM $FORJA_TEST_BASE_IMAGE
 COPY stamp /stamp
-RUN for i in 1 2 3 4 5 6; do echo tick \$i; sleep 1; done"
+RUN i=0; while [ \$i -lt 80 ]; do i=\$((i + 1)); echo line \$i of a long log; done; \\
+    for i in 1 2 3 4 5 6; do echo tick \$i; sleep 1; done"
 slow=$(api POST /builds "{\"service\":\"$NAME-slow\",\"version\":\"1.0.0\",\"repository\":\"$FORJA_TEST_GIT_URL$NAME-slow.git\",\"ref\":\"develop\"}" | json_get id)
+log="document.getElementById('log')"
 page build-running "$BASE/ui/builds/$slow" --token "forja.apiToken=$FORJA_TEST_API_TOKEN" \
-  --step "wait:30:document.getElementById('log').textContent.includes('tick 2')" \
-  --step "eval:document.querySelector('#title .status').textContent + ' ' + document.getElementById('log').textContent.includes('tick 6') + ' ' + !document.getElementById('actions').hidden" \
+  --step "wait:30:$log.textContent.includes('tick 1')" \
+  --step "eval:document.querySelector('#title .status').textContent + ' ' + $log.textContent.includes('tick 6') + ' ' + !document.getElementById('actions').hidden" \
+  --step "eval:$log.scrollHeight > $log.clientHeight && $log.scrollTop + $log.clientHeight >= $log.scrollHeight - 8" \
+  --step "eval:($log.scrollTop = 0) === 0" \
+  --step "wait:5:document.getElementById('log-state').textContent.includes('paused')" \
+  --step "wait:30:$log.textContent.includes('tick 4')" \
+  --step "eval:$log.scrollTop" \
+  --step "eval:($log.scrollTop = $log.scrollHeight) > 0" \
+  --step "wait:5:document.getElementById('log-state').textContent === ''" \
   --step "wait:60:document.querySelector('#title .status').textContent === 'succeeded'" \
-  --eval "document.getElementById('log').textContent.includes('tick 6')"
-expect "Build page of a running build: log lines while it runs, cancel offered with an API token, final status at the end" \
-  "[\"running false true\", true]"
+  --step "eval:$log.textContent.includes('tick 6') && $log.scrollTop + $log.clientHeight >= $log.scrollHeight - 8"
+expect "Build page of a running build: log lines while it runs, cancel offered with an API token, auto-scroll that stops when scrolled up and resumes at the end, final status" \
+  "[\"running false true\", true, true, 0, true, true]"
 
-# 5. live: a build queued while the Builds page is open (needs GET /events)
+# 5. keyboard only: enter the API token in the footer and cancel a running build
+repo_make "$NAME-cancel" "FROM $FORJA_TEST_BASE_IMAGE
+COPY stamp /stamp
+RUN echo waiting; sleep 60"
+cancel=$(api POST /builds "{\"service\":\"$NAME-cancel\",\"version\":\"1.0.0\",\"repository\":\"$FORJA_TEST_GIT_URL$NAME-cancel.git\",\"ref\":\"develop\"}" | json_get id)
+page build-cancel "$BASE/ui/builds/$cancel" \
+  --step "wait:30:$log.textContent.includes('waiting')" \
+  --step "eval:document.getElementById('actions').hidden" \
+  --step "focus:#tokens summary" --step "key:Enter" \
+  --step "focus:#api-token" --step "type:$FORJA_TEST_API_TOKEN" --step "key:Enter" \
+  --step "wait:5:!document.getElementById('actions').hidden" \
+  --step "focus:#cancel" --step "key:Enter" \
+  --step "wait:30:document.querySelector('#title .status').textContent === 'cancelled'"
+shown=$REPLY
+build_wait "$cancel" 30 cancelled
+[ "$REPLY" = cancelled ] || bad "the API says build $cancel is $REPLY"
+REPLY=$shown
+expect "Keyboard only: API token entered in the footer, Cancel pressed, the build cancelled" "[true]"
+
+# 6. live: a build queued while the Builds page is open (needs GET /events)
 if curl -fs "$BASE/openapi.json" | grep -q '"/events"'; then
   page builds-live "$BASE/ui/builds" \
     --step "wait:5:document.getElementById('live').dataset.state === 'on'" \

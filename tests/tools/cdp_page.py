@@ -13,6 +13,9 @@ usage: cdp_page.py URL SHOT_PREFIX [options]
   --step sh:CMD       run CMD (a shell command) with the page open
   --step wait:S:EXPR  wait up to S seconds for EXPR to be true in the page (else a failure)
   --step eval:EXPR    evaluate EXPR then (its JSON value is in "evals", before those of --eval)
+  --step focus:CSS    move the focus to the element CSS selects (as Tab would)
+  --step type:TEXT    type TEXT into the focused element
+  --step key:NAME     press Enter, Tab or Space
   --eval EXPR         evaluate EXPR at the end (its JSON value is in "evals")
   --allow TEXT        ignore console errors containing TEXT (e.g. an expected 401)
 """
@@ -131,11 +134,12 @@ class Browser:
 
 def key(b, name, code, vk, shift=False):
     mods = 8 if shift else 0
-    for t in ("rawKeyDown", "keyUp"):
-        b.send("Input.dispatchKeyEvent", {"type": t, "key": name, "code": code,
-                                          "windowsVirtualKeyCode": vk, "modifiers": mods})
-    if name == "Enter":
-        b.send("Input.dispatchKeyEvent", {"type": "char", "text": "\r"})
+    base = {"key": name, "code": code, "windowsVirtualKeyCode": vk, "modifiers": mods}
+    b.send("Input.dispatchKeyEvent", dict(base, type="rawKeyDown"))
+    if name in ("Enter", " "):
+        b.send("Input.dispatchKeyEvent", dict(base, type="char",
+                                              text="\r" if name == "Enter" else " "))
+    b.send("Input.dispatchKeyEvent", dict(base, type="keyUp"))
 
 
 def ax_name(b):
@@ -218,6 +222,13 @@ def main():
                         kind, _, rest = s.partition(":")
                         if kind == "sh":
                             subprocess.run(rest, shell=True, check=False)
+                        elif kind == "focus":
+                            b.eval("document.querySelector(%s).focus()" % json.dumps(rest))
+                        elif kind == "type":
+                            b.send("Input.insertText", {"text": rest})
+                        elif kind == "key":
+                            key(b, *{"Enter": ("Enter", "Enter", 13), "Tab": ("Tab", "Tab", 9),
+                                     "Space": (" ", "Space", 32)}[rest])
                         elif kind == "eval":
                             out["evals"].append(b.eval(rest))
                         elif kind == "wait":

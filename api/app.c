@@ -78,6 +78,7 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	struct queue_opts qo;
 	struct queue_observer gh = {github_on_build, app->github};
 	struct queue_observer mx = {metrics_on_build, app->metrics};
+	struct queue_observer evo = {events_on_build, NULL};
 	int rc;
 
 	builder_config_secrets(cfg, secrets);
@@ -115,15 +116,24 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 	    .workers = pool_slots(app->pool) < 64 ? pool_slots(app->pool) : 64,
 	    .timeout_s = cfg->build_timeout_s,
 	    .max_attempts = 3,
+	    .immutable_tags = cfg->immutable_tags,
 	};
 	rc = queue_new(&qo, &app->queue);
 	if (rc) {
 		snprintf(err, errlen, "cannot set up the build queue: %s", errors_text(rc));
 		return rc;
 	}
+	rc = events_new(APP_EVENTS_KEPT, cfg->public_url, &app->events);
+	if (rc) {
+		snprintf(err, errlen, "cannot set up build events: %s", errors_text(rc));
+		return rc;
+	}
+	evo.ud = app->events;
 	rc = queue_observe(app->queue, &gh);
 	if (!rc)
 		rc = queue_observe(app->queue, &mx);
+	if (!rc)
+		rc = queue_observe(app->queue, &evo);
 	if (rc) {
 		snprintf(err, errlen, "cannot observe the build queue: %s", errors_text(rc));
 		return rc;
@@ -148,8 +158,23 @@ int app_open(struct app *app, const struct config *cfg, char *err, size_t errlen
 
 int app_start(struct app *app)
 {
+	const struct config *cfg = app->cfg;
+	struct retention_opts ro = {
+	    .store = app->store,
+	    .logs = app->logs,
+	    .metrics = app->metrics,
+	    .keep_days = cfg->keep_days,
+	    .keep_builds = cfg->keep_builds,
+	    .delivery_days = APP_DELIVERY_DAYS,
+	    .interval_s = cfg->retention_interval_s,
+	};
 	int rc = pool_start(app->pool, APP_ENGINE_PING_MS);
-	return rc ? rc : queue_start(app->queue);
+	if (!rc)
+		rc = queue_start(app->queue);
+	/* after recovery: what it re-queues is never finished, so never pruned */
+	if (!rc)
+		rc = retention_start(&ro, &app->retention);
+	return rc;
 }
 
 void app_close(struct app *app)
@@ -157,12 +182,14 @@ void app_close(struct app *app)
 	if (!app)
 		return;
 	atomic_store(&app->stopping, 1);
+	retention_stop(app->retention);
 	if (app->queue) {
 		queue_stop(app->queue);
 		queue_free(app->queue);
 	}
 	/* after the queue: workers report to these until they stop */
 	github_free(app->github);
+	events_free(app->events);
 	build_logs_close(app->logs);
 	store_close(app->store);
 	metrics_free(app->metrics);

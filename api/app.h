@@ -10,10 +10,12 @@
 #include "../src/builder.h"
 #include "../src/config.h"
 #include "../src/engine.h"
+#include "../src/events.h"
 #include "../src/github.h"
 #include "../src/metrics.h"
 #include "../src/pool.h"
 #include "../src/registry.h"
+#include "../src/retention.h"
 #include "../src/source.h"
 #include "../src/store.h"
 
@@ -21,6 +23,10 @@ struct conns;
 
 /* How often each engine of the pool is pinged. */
 #define APP_ENGINE_PING_MS 5000
+/* Build events GET /events can resume from. */
+#define APP_EVENTS_KEPT 4096
+/* Delivery records (duplicate detection) are kept this long; GitHub redelivers within days. */
+#define APP_DELIVERY_DAYS 30
 
 struct app {
 	const struct config *cfg; /* borrowed */
@@ -33,6 +39,8 @@ struct app {
 	struct source *source;
 	struct github *github;
 	struct metrics *metrics;
+	struct events *events;
+	struct retention *retention;
 	struct builder_env env;
 	struct conns *conns; /* borrowed from the running server; NULL without one */
 	atomic_int stopping; /* set at shutdown: long-lived responses end */

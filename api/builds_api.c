@@ -481,6 +481,75 @@ out:
 	return rc;
 }
 
+/* ---- POST /builds/{id}/rerun ---- */
+
+/* A new queued build with B's specification at B's commit (its ref when it never resolved one),
+ * recording that it reruns B. NULL on ENOMEM. */
+static struct build *rerun_of(const struct build *b)
+{
+	json_t *args = b->build_args ? json_loads(b->build_args, 0, NULL) : NULL;
+	struct build_fields f = {
+	    .trigger = TRIGGER_API,
+	    .service = b->service,
+	    .version = b->version,
+	    .type = b->type,
+	    .image = b->image,
+	    .repository = b->repository,
+	    .clone_url = b->clone_url,
+	    .commit = b->commit,
+	    .ref = b->ref,
+	    .context = b->context,
+	    .dockerfile = b->dockerfile,
+	    .build_args = args,
+	    .pull_request = b->pull_request,
+	    .branch = b->branch,
+	};
+	struct build *nb = build_new_from(&f);
+	json_decref(args);
+	if (nb)
+		nb->rerun_of = b->id;
+	return nb;
+}
+
+int builds_api_rerun(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	int64_t id = int_param(req, "id", 0);
+	struct build *b = NULL, *nb = NULL;
+	int rc;
+	int err = store_build_get(app->store, id, &b);
+	if (err == FORJA_ENOTFOUND) {
+		rc = problem_send(resp, 404, "no build with id %" PRId64, id);
+		goto out;
+	}
+	if (err == 0 && !(nb = rerun_of(b)))
+		err = FORJA_ENOMEM;
+	if (err == 0)
+		err = store_build_insert(app->store, nb);
+	if (err == 0)
+		err = queue_push(app->queue, nb->id);
+	if (err == FORJA_ENOSPC) {
+		rc =
+		    problem_send(resp, 507,
+				 "cannot queue the rerun: %s; nothing was recorded, ask again once "
+				 "space is freed",
+				 errors_text(err));
+		goto out;
+	}
+	if (err != 0) {
+		rc = problem_send(resp, 500, "cannot rerun build %" PRId64 ": %s", id,
+				  errors_text(err));
+		goto out;
+	}
+	char loc[64];
+	snprintf(loc, sizeof(loc), "/builds/%" PRId64, nb->id);
+	rc = send_build(resp, 202, nb, app);
+	u_map_put(resp->map_header, "Location", loc);
+out:
+	build_free(b);
+	build_free(nb);
+	return rc;
+}
+
 /* ---- POST /builds/{id}/cancel ---- */
 
 int builds_api_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app)

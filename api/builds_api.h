@@ -11,6 +11,7 @@ int builds_api_list(const struct _u_request *req, struct _u_response *resp, stru
 int builds_api_create(const struct _u_request *req, struct _u_response *resp, struct app *app);
 int builds_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app);
 int builds_api_log(const struct _u_request *req, struct _u_response *resp, struct app *app);
+int builds_api_rerun(const struct _u_request *req, struct _u_response *resp, struct app *app);
 int builds_api_cancel(const struct _u_request *req, struct _u_response *resp, struct app *app);
 
 #endif

@@ -13,6 +13,7 @@
 #include "../src/log.h"
 #include "app.h"
 #include "cli.h"
+#include "client.h"
 #include "server.h"
 
 static void main_banner(const struct config *cfg, unsigned port)
@@ -146,6 +147,13 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc, sub = argc > 1 && (!strcmp(argv[1], "build") || !strcmp(argv[1], "healthcheck"));
 
+	if (argc > 1 && client_is_command(argv[1])) {
+		/* a client of a running server: no server configuration to load */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = client_main(argc - 1, argv + 1);
+		curl_global_cleanup();
+		return rc;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--version")) {
 		printf("forja %s\n", FORJA_VERSION);
 		return 0;

@@ -17,6 +17,7 @@
 #include "builds_api.h"
 #include "conns.h"
 #include "images_api.h"
+#include "events_api.h"
 #include "metrics_api.h"
 #include "problem.h"
 #include "system_api.h"
@@ -31,6 +32,8 @@ const struct route_handler routes_table[] = {
     {"getBuild", builds_api_get, false},
     {"getBuildLog", builds_api_log, false},
     {"cancelBuild", builds_api_cancel, false},
+    {"rerunBuild", builds_api_rerun, false},
+    {"streamEvents", events_api_stream, false},
     {"getBadge", badge_api_get, false},
     {"listImages", images_api_list, false},
     {"getHealth", system_api_health, false},
@@ -343,6 +346,25 @@ static void routes_client(const struct _u_request *req, char *buf, size_t len)
 			  buf, (socklen_t)len);
 }
 
+/* Whether VALUE is TOKEN, compared in constant time. */
+static bool routes_plain_token_is(const char *value, const char *token)
+{
+	size_t tlen = token ? strlen(token) : 0;
+	return token && value && strlen(value) == tlen && !gnutls_memcmp(value, token, tlen);
+}
+
+/* URL with the value of an access_token parameter replaced, into BUF: tokens never reach
+ * the log. */
+static const char *routes_redacted(const char *url, char *buf, size_t len)
+{
+	const char *p = url ? strstr(url, "access_token=") : NULL;
+	if (!p)
+		return url ? url : "";
+	const char *end = strchr(p, '&');
+	snprintf(buf, len, "%.*saccess_token=REDACTED%s", (int)(p - url), url, end ? end : "");
+	return buf;
+}
+
 /* One access-log line and one metric per request, whatever answered it. */
 static void routes_log(const struct _u_request *req, const struct _u_response *resp,
 		       struct app *app, const char *route, double t0)
@@ -351,8 +373,9 @@ static void routes_log(const struct _u_request *req, const struct _u_response *r
 	char client[INET6_ADDRSTRLEN];
 	metrics_http_request(app->metrics, route, (int)resp->status, dt);
 	routes_client(req, client, sizeof(client));
-	log_info("%s \"%s %s\" %ld %.1fms", client, req->http_verb, req->http_url, resp->status,
-		 dt * 1000.0);
+	char url[2048];
+	log_info("%s \"%s %s\" %ld %.1fms", client, req->http_verb,
+		 routes_redacted(req->http_url, url, sizeof(url)), resp->status, dt * 1000.0);
 }
 
 /* Whether AUTH is "Bearer TOKEN", compared in constant time. */
@@ -377,11 +400,17 @@ static int routes_check_access(const struct _u_request *req, struct _u_response 
 {
 	const struct config *cfg = rt->app->cfg;
 	const char *auth = u_map_get_case(req->map_header, "Authorization");
+	const char *qtoken = u_map_get(req->map_url, "access_token");
 
 	if (rt->access == ROUTE_PUBLIC || (rt->access == ROUTE_READ && !cfg->read_token))
 		return 0;
 	if (rt->access == ROUTE_READ) {
 		if (routes_token_is(auth, cfg->read_token) || routes_token_is(auth, cfg->api_token))
+			return 0;
+		/* a browser's EventSource cannot send headers: reads also take ?access_token= */
+		if (!auth && qtoken &&
+		    (routes_plain_token_is(qtoken, cfg->read_token) ||
+		     routes_plain_token_is(qtoken, cfg->api_token)))
 			return 0;
 		return routes_unauthorized(resp, auth, "the read token or the API token");
 	}
@@ -555,6 +584,32 @@ static int routes_check_params(const struct _u_request *req, struct _u_response 
 	return rc;
 }
 
+/* 0, or the refusal's U_CALLBACK_COMPLETE with RESP set. */
+static int routes_check(const struct _u_request *req, struct _u_response *resp,
+			const struct route *rt)
+{
+	int rc = routes_check_body(req, resp, rt);
+	if (!rc)
+		rc = routes_check_access(req, resp, rt);
+	if (!rc)
+		rc = routes_check_params(req, resp, rt);
+	return rc;
+}
+
+int routes_check_request(const struct routes *r, const char *operation_id,
+			 const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(r->routes[i].operation_id, operation_id))
+			continue;
+		/* a copy: R is shared by the server's threads and its app is set at registration */
+		struct route rt = r->routes[i];
+		rt.app = app;
+		return routes_check(req, resp, &rt) ? FORJA_EINVAL : 0;
+	}
+	return FORJA_ENOTFOUND;
+}
+
 static int routes_dispatch(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
 	const struct route *rt = ud;
@@ -562,11 +617,7 @@ static int routes_dispatch(const struct _u_request *req, struct _u_response *res
 	int rc;
 
 	conns_mark_received(rt->app->conns, req);
-	rc = routes_check_body(req, resp, rt);
-	if (!rc)
-		rc = routes_check_access(req, resp, rt);
-	if (!rc)
-		rc = routes_check_params(req, resp, rt);
+	rc = routes_check(req, resp, rt);
 	if (!rc)
 		rc = rt->fn(req, resp, rt->app);
 	routes_log(req, resp, rt->app, rt->operation_id, t0);

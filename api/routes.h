@@ -32,6 +32,15 @@ int routes_build(const char *doc, size_t len, const struct route_handler *table,
 		 struct routes **out, char *err, size_t errlen);
 /* Registers every route, the 405 catch-alls and the 404 default on INST for APP. */
 int routes_register(struct routes *r, struct _u_instance *inst, struct app *app);
+/*
+ * The checks made before the handler of OPERATION_ID runs: body cap, the token its security asks
+ * for, every declared parameter, on REQ (borrowed) for APP (borrowed: its cfg and metrics are
+ * read). 0 when the handler may run; FORJA_EINVAL when RESP holds the refusal (401, 403, 413, or
+ * 400 listing every parameter problem); FORJA_ENOTFOUND when R binds no such operation. The
+ * request path without a socket, for tests and the fuzz harness.
+ */
+int routes_check_request(const struct routes *r, const char *operation_id,
+			 const struct _u_request *req, struct _u_response *resp, struct app *app);
 /* Number of bound operations. */
 size_t routes_count(const struct routes *r);
 void routes_free(struct routes *r);

@@ -134,6 +134,8 @@ static int server_conns(struct server *srv, const struct config *cfg)
 	srv->app->conns = srv->conns;
 	if (srv->app->logs)
 		build_logs_set_notify(srv->app->logs, conns_wake, srv->conns);
+	if (srv->app->events)
+		events_set_notify(srv->app->events, conns_wake, srv->conns);
 	return 0;
 }
 
@@ -143,6 +145,8 @@ static void server_conns_close(struct server *srv)
 		return;
 	if (srv->app->logs)
 		build_logs_set_notify(srv->app->logs, NULL, NULL);
+	if (srv->app->events)
+		events_set_notify(srv->app->events, NULL, NULL);
 	srv->app->conns = NULL;
 	conns_free(srv->conns);
 	srv->conns = NULL;

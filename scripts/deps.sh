@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Forja needs that are not installed yet (idempotent).
-# usage: scripts/deps.sh run|test
+# usage: scripts/deps.sh run|test|fuzz
 set -euo pipefail
 
 build=(cmake gcc make pkg-config libulfius-dev libjansson-dev liborcania-dev libyder-dev
@@ -8,11 +8,15 @@ build=(cmake gcc make pkg-config libulfius-dev libjansson-dev liborcania-dev lib
 runtime=(docker.io docker-registry git openssh-client ca-certificates curl iptables)
 testing=(check busybox-static apache2-utils chromium libxml2-utils procps iproute2 python3 openssl sqlite3
          lighttpd openssh-server clang-format)
+# tests/fuzz/run.sh: libFuzzer and the sanitizer runtimes (libclang-rt-14-dev is only a Recommends
+# of clang-14), and dpkg-dev for apt-get source of the jansson it instruments
+fuzzing=(clang-14 libclang-rt-14-dev dpkg-dev)
 
 case "${1:-run}" in
   run) want=("${build[@]}" "${runtime[@]}") ;;
-  test) want=("${build[@]}" "${runtime[@]}" "${testing[@]}") ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  test) want=("${build[@]}" "${runtime[@]}" "${testing[@]}" "${fuzzing[@]}") ;;
+  fuzz) want=("${build[@]}" "${fuzzing[@]}") ;;
+  *) echo "usage: $0 run|test|fuzz" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -223,6 +223,8 @@ json_t *build_to_json(const struct build *b, const char *public_url)
 	rc |= set_str(o, "error", b->error);
 	rc |= json_object_set_new(o, "attempts", json_integer(b->attempts));
 	rc |= set_str(o, "engine", b->engine);
+	rc |= json_object_set_new(o, "rerun_of",
+				  b->rerun_of != 0 ? json_integer(b->rerun_of) : json_null());
 	rc |= json_object_set_new(o, "links", links_json(b->id, public_url));
 	if (rc != 0) {
 		json_decref(o);

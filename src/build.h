@@ -42,7 +42,8 @@ struct build {
 	int64_t finished_at;
 	char *error;
 	int attempts;
-	char *engine; /* the engine that ran it last (its host), NULL before it ran */
+	char *engine;	  /* the engine that ran it last (its host), NULL before it ran */
+	int64_t rerun_of; /* the build this one runs again (POST /builds/{id}/rerun), 0 = none */
 };
 
 /* Allocates a zeroed build; NULL on ENOMEM. Release with build_free(). */

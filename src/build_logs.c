@@ -404,3 +404,23 @@ void build_logs_wait(struct build_logs *logs, int64_t id, uint64_t offset, int t
 	}
 	pthread_mutex_unlock(&logs->mu);
 }
+
+int build_logs_remove(struct build_logs *logs, int64_t id)
+{
+	char path[4096];
+	pthread_mutex_lock(&logs->mu);
+	struct log_entry **link = &logs->entries;
+	while (*link && (*link)->id != id)
+		link = &(*link)->next;
+	if (*link) {
+		struct log_entry *e = *link;
+		if (e->fd >= 0)
+			close(e->fd);
+		*link = e->next;
+		free(e);
+	}
+	log_path(logs, id, path, sizeof(path));
+	int rc = unlink(path) == 0 || errno == ENOENT ? 0 : FORJA_EIO;
+	pthread_mutex_unlock(&logs->mu);
+	return rc;
+}

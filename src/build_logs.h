@@ -39,6 +39,9 @@ void build_logs_wait(struct build_logs *logs, int64_t id, uint64_t offset, int t
  * writing thread and outside the logs' lock, so readers that do not sleep in build_logs_wait
  * (suspended HTTP streams) learn of new bytes. FN NULL removes it. UD borrowed.
  */
+/* Deletes build ID's log (retention: the build is gone from the history). 0 also when there
+ * was none. */
+int build_logs_remove(struct build_logs *logs, int64_t id);
 void build_logs_set_notify(struct build_logs *logs, void (*fn)(void *ud, int64_t id), void *ud);
 
 #endif

@@ -45,9 +45,13 @@ struct config {
 	int http_threads;	/* threads serving HTTP (connections do not take one each) */
 	int idle_timeout_s;	/* a kept-alive connection idle this long is closed */
 	int request_deadline_s; /* a request (headers and body) must be in within this */
-	int shutdown_grace_s;	/* SIGTERM: running builds may finish within this */
-	int max_streams;	/* log follows open at once */
-	size_t max_body_bytes;	/* request body cap, except webhooks */
+	int keep_days;		/* retention: finished builds older are removed; 0 = kept */
+	int keep_builds;	/* retention: per service; 0 = kept */
+	int retention_interval_s; /* between retention passes */
+	bool immutable_tags;	  /* never overwrite a tag the registry has from another commit */
+	int shutdown_grace_s;	  /* SIGTERM: running builds may finish within this */
+	int max_streams;	  /* log follows open at once */
+	size_t max_body_bytes;	  /* request body cap, except webhooks */
 	size_t webhook_max_bytes; /* webhook body cap */
 };
 

@@ -685,6 +685,31 @@ out:
 	return rc;
 }
 
+int engine_stream_decode(bool push, long status, const char *body, size_t len, size_t chunk,
+			 const struct task_log *log, char *result, char *err, size_t errlen)
+{
+	struct stream s = {
+	    .kind = push ? STREAM_PUSH : STREAM_BUILD, .log = log, .line = {.max = LINE_MAX_BYTES}};
+	int rc = 0;
+
+	result[0] = '\0';
+	if (!chunk)
+		chunk = len;
+	for (size_t off = 0; off < len && !rc; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		/* curl treats a short count as a failed write; so does this */
+		if (stream_on_body((char *)body + off, 1, n, &s) != n)
+			rc = FORJA_ENOMEM;
+	}
+	stream_finish(&s);
+	if (rc) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	return stream_outcome(&s, status, push ? "push" : "build", result, err, errlen);
+}
+
 int engine_image_remove(struct engine *e, const char *ref)
 {
 	char api[48], err[256], curlerr[CURL_ERROR_SIZE] = "", *url;

@@ -4,6 +4,7 @@
 #define FORJA_ENGINE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,17 @@ int engine_build(struct engine *e, const struct engine_build_params *p, const st
 int engine_push(struct engine *e, const char *repo, const char *tag, const char *auth_b64,
 		const struct task_log *log, const struct task_abort *ab, char *digest, char *err,
 		size_t errlen);
+
+/*
+ * Decodes a streamed /build (PUSH false) or /push (PUSH true) answer the way engine_build and
+ * engine_push do, without an engine: BODY (LEN bytes of JSON lines, borrowed) is handed to the
+ * line splitter in pieces of CHUNK bytes (0 = one piece), as libcurl would deliver it, and its
+ * log text goes to LOG (may be NULL). Then STATUS (the HTTP status) decides: 0 with RESULT
+ * (>= 80 bytes) holding the aux ID or Digest, else FORJA_ENOTFOUND / FORJA_EAUTH /
+ * FORJA_EUPSTREAM with the engine's message in ERR. For tests and the fuzz harness.
+ */
+int engine_stream_decode(bool push, long status, const char *body, size_t len, size_t chunk,
+			 const struct task_log *log, char *result, char *err, size_t errlen);
 
 /* Removes a local image (best effort clean-up after a push); FORJA_ENOTFOUND when absent,
  * FORJA_ECONFLICT when a container uses it. */

@@ -226,6 +226,28 @@ static int path_escape(const char *path, char *out, size_t outlen)
 	return 0;
 }
 
+int github_file_answer(long status, struct dynbuf *b, const char *path, char **body, size_t *len,
+		       char *err, size_t errlen)
+{
+	*body = NULL;
+	*len = 0;
+	if (b->failed == FORJA_ETOOBIG) {
+		snprintf(err, errlen, "%s is larger than %zu bytes", path, GITHUB_MAX_FILE);
+		return FORJA_ETOOBIG;
+	}
+	if (status == 200) {
+		*len = b->len;
+		*body = dynbuf_take(b);
+		return *body ? 0 : FORJA_ENOMEM;
+	}
+	if (status == 404) {
+		snprintf(err, errlen, "%s not found", path);
+		return FORJA_ENOTFOUND;
+	}
+	snprintf(err, errlen, "GitHub answered %ld for %s", status, path);
+	return status == 401 || status == 403 ? FORJA_EAUTH : FORJA_EUPSTREAM;
+}
+
 int github_file_get(struct github *gh, const char *full_name, const char *path, const char *ref,
 		    char **body, size_t *len, char *err, size_t errlen)
 {
@@ -273,30 +295,17 @@ int github_file_get_by(struct github *gh, const char *full_name, const char *pat
 	}
 	CURLcode cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (cc != CURLE_OK) {
-		if (b.failed == FORJA_ETOOBIG) {
-			snprintf(err, errlen, "%s is larger than %zu bytes", path, GITHUB_MAX_FILE);
-			rc = FORJA_ETOOBIG;
-		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-			/* slow is not unreachable: say which, the fix differs */
-			snprintf(err, errlen, "GitHub API at %s did not answer within %.1f s",
-				 gh->api_url, (double)timeout_ms / 1000.0);
-			rc = FORJA_ETIMEDOUT;
-		} else {
-			snprintf(err, errlen, "GitHub API at %s is unreachable: %s", gh->api_url,
-				 curl_easy_strerror(cc));
-			rc = FORJA_EUNAVAILABLE;
-		}
-	} else if (status == 200) {
-		*len = b.len;
-		*body = dynbuf_take(&b);
-		rc = *body ? 0 : FORJA_ENOMEM;
-	} else if (status == 404) {
-		snprintf(err, errlen, "%s not found", path);
-		rc = FORJA_ENOTFOUND;
+	if (cc == CURLE_OPERATION_TIMEDOUT && b.failed != FORJA_ETOOBIG) {
+		/* slow is not unreachable: say which, the fix differs */
+		snprintf(err, errlen, "GitHub API at %s did not answer within %.1f s", gh->api_url,
+			 (double)timeout_ms / 1000.0);
+		rc = FORJA_ETIMEDOUT;
+	} else if (cc != CURLE_OK && b.failed != FORJA_ETOOBIG) {
+		snprintf(err, errlen, "GitHub API at %s is unreachable: %s", gh->api_url,
+			 curl_easy_strerror(cc));
+		rc = FORJA_EUNAVAILABLE;
 	} else {
-		snprintf(err, errlen, "GitHub answered %ld for %s", status, path);
-		rc = status == 401 || status == 403 ? FORJA_EAUTH : FORJA_EUPSTREAM;
+		rc = github_file_answer(status, &b, path, body, len, err, errlen);
 	}
 	dynbuf_free(&b);
 	curl_slist_free_all(hdrs);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "build.h"
+#include "dynbuf.h"
 
 struct github;
 
@@ -35,6 +36,16 @@ int github_file_get(struct github *gh, const char *full_name, const char *path, 
  * FORJA_ETIMEDOUT. */
 int github_file_get_by(struct github *gh, const char *full_name, const char *path, const char *ref,
 		       int64_t deadline_ms, char **body, size_t *len, char *err, size_t errlen);
+
+/*
+ * What one contents answer means, the way github_file_get reads it once the transfer ended:
+ * STATUS with the bytes received in B (borrowed; filled by dynbuf_write_cb, capped at 1 MB: its
+ * failed is FORJA_ETOOBIG when the file was larger) for PATH. On 200, *BODY takes B's bytes
+ * (malloc'd, NUL terminated: free()) and *LEN their count; otherwise the error codes of
+ * github_file_get with ERR. Exposed for tests and the fuzz harness, which have no GitHub.
+ */
+int github_file_answer(long status, struct dynbuf *b, const char *path, char **body, size_t *len,
+		       char *err, size_t errlen);
 
 /* Whether URL's host is the configured GitHub (API host or its web host) or allow-listed. */
 bool github_url_allowed(const struct github *gh, const char *url);

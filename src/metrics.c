@@ -75,6 +75,7 @@ struct metrics {
 	struct histogram build_duration;
 	counter_t webhooks[N_EVENTS][N_OUTCOMES];
 	counter_t limited[N_LIMITS];
+	counter_t retention[3];	     /* runs, builds removed, deliveries removed */
 	_Atomic int64_t connections; /* gauges */
 	_Atomic int64_t streams;
 };
@@ -182,6 +183,15 @@ void metrics_http_limit(struct metrics *m, const char *limit)
 {
 	if (m)
 		count(&m->limited[name_index(http_limits, N_LIMITS, limit)], 1);
+}
+
+void metrics_retention(struct metrics *m, uint64_t builds, uint64_t deliveries)
+{
+	if (!m)
+		return;
+	count(&m->retention[0], 1);
+	count(&m->retention[1], builds);
+	count(&m->retention[2], deliveries);
 }
 
 void metrics_http_open(struct metrics *m, int connections, int streams)
@@ -343,6 +353,21 @@ static void render_limits(FILE *f, struct metrics *m)
 			(unsigned long long)load(&m->limited[i]));
 }
 
+static void render_retention(FILE *f, struct metrics *m)
+{
+	put_header(f, "forja_retention_runs_total", "counter",
+		   "Retention passes (FORJA_KEEP_DAYS, FORJA_KEEP_BUILDS).");
+	fprintf(f, "forja_retention_runs_total %llu\n", (unsigned long long)load(&m->retention[0]));
+	put_header(f, "forja_retention_builds_removed_total", "counter",
+		   "Finished builds removed with their logs by retention.");
+	fprintf(f, "forja_retention_builds_removed_total %llu\n",
+		(unsigned long long)load(&m->retention[1]));
+	put_header(f, "forja_retention_deliveries_removed_total", "counter",
+		   "Webhook delivery records removed by retention.");
+	fprintf(f, "forja_retention_deliveries_removed_total %llu\n",
+		(unsigned long long)load(&m->retention[2]));
+}
+
 static void render_http(FILE *f, struct metrics *m)
 {
 	render_limits(f, m);
@@ -405,6 +430,7 @@ char *metrics_render(struct metrics *m, int queued, int running, const struct po
 	render_builds(f, m, queued, running);
 	render_webhooks(f, m);
 	render_http(f, m);
+	render_retention(f, m);
 	render_engines(f, engines, nengines);
 	bool bad = ferror(f) != 0;
 	if (fclose(f) != 0 || bad) {

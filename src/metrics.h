@@ -29,6 +29,8 @@ void metrics_http_limit(struct metrics *m, const char *limit);
 void metrics_http_open(struct metrics *m, int connections, int streams);
 /* A queue observer callback (UD is the struct metrics): counts final builds and durations. */
 void metrics_on_build(void *ud, const struct build *b);
+/* One retention pass that removed BUILDS builds and DELIVERIES delivery records. */
+void metrics_retention(struct metrics *m, uint64_t builds, uint64_t deliveries);
 
 /* The exposition text; QUEUED and RUNNING are gauges read by the caller.
  * Returns a malloc'd string (free()) or NULL on ENOMEM. */

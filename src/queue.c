@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "log.h"
 #include "pool.h"
+#include "registry.h"
 
 #define QUEUE_MAX_OBSERVERS 8
 #define QUEUE_MAX_WORKERS   64
@@ -293,6 +294,45 @@ static int run_on_pool(struct queue *q, const struct build *b, const struct buil
 	}
 }
 
+/*
+ * FORJA_IMMUTABLE_TAGS: 0 when B may push its tag, or FORJA_ECONFLICT with ERR naming the
+ * digest the registry already serves for it. The same commit built again may (its image is
+ * the same source); a tag no build in the history made, or made from another commit, may not.
+ */
+static int check_immutable(struct queue *q, const struct build *b, char *err, size_t errlen)
+{
+	struct registry *reg = q->opts.env ? q->opts.env->registry : NULL;
+	char digest[128] = "", why[256] = "";
+	if (!q->opts.immutable_tags || !reg)
+		return 0;
+	int rc = registry_manifest_digest(reg, b->service, b->version, digest, why, sizeof(why));
+	if (rc == FORJA_ENOTFOUND)
+		return 0;
+	if (rc != 0) {
+		/* unknown is not "absent": refusing to build beats overwriting a release */
+		snprintf(err, errlen, "cannot check whether %s:%s exists in the registry: %s",
+			 b->service, b->version, why);
+		return rc;
+	}
+	struct build *other = NULL;
+	int64_t oid = store_build_for_image(q->opts.store, b->service, b->version, digest);
+	if (oid > 0 && store_build_get(q->opts.store, oid, &other) != 0)
+		other = NULL;
+	int same = other && other->commit && b->commit && !strcmp(other->commit, b->commit);
+	if (!same && other && other->commit)
+		snprintf(err, errlen,
+			 "%s:%s already exists in the registry as %s (build %" PRId64
+			 " of commit %.12s); FORJA_IMMUTABLE_TAGS keeps it: use a new version",
+			 b->service, b->version, digest, other->id, other->commit);
+	else if (!same)
+		snprintf(err, errlen,
+			 "%s:%s already exists in the registry as %s; FORJA_IMMUTABLE_TAGS keeps "
+			 "it: use a new version",
+			 b->service, b->version, digest);
+	build_free(other);
+	return same ? 0 : FORJA_ECONFLICT;
+}
+
 static void run_build(struct queue *q, struct worker *w, const struct build *b)
 {
 	json_t *args = NULL;
@@ -316,12 +356,13 @@ static void run_build(struct queue *q, struct worker *w, const struct build *b)
 	struct build_result res;
 	memset(&res, 0, sizeof(res));
 	int rc = FORJA_ECANCELLED;
-	if (atomic_load(&w->cancel) == 0 && !q->opts.env)
-		rc = FORJA_EINVAL;
-	else if (atomic_load(&w->cancel) == 0 && q->opts.pool)
-		rc = run_on_pool(q, b, &spec, &lg, &ab, &res);
-	else if (atomic_load(&w->cancel) == 0)
-		rc = run_on(q, NULL, &spec, &lg, &ab, &res);
+	/* a refusal of FORJA_IMMUTABLE_TAGS comes before any build: RES.error says why */
+	if (atomic_load(&w->cancel) == 0)
+		rc = q->opts.env ? check_immutable(q, b, res.error, sizeof(res.error))
+				 : FORJA_EINVAL;
+	if (rc == 0)
+		rc = q->opts.pool ? run_on_pool(q, b, &spec, &lg, &ab, &res)
+				  : run_on(q, NULL, &spec, &lg, &ab, &res);
 	json_decref(args);
 	if (res.commit[0] != '\0' && !b->commit)
 		store_build_set_commit(q->opts.store, b->id, res.commit);

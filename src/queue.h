@@ -21,6 +21,7 @@ struct queue_opts {
 	int workers;		       /* >= 1 */
 	int timeout_s;		       /* per build */
 	int max_attempts;	       /* runs of one build across crashes; 3 */
+	int immutable_tags;	       /* a tag the registry has from another commit is kept */
 };
 
 /* Called on every state change (queued, running, final) with the build as recorded.

@@ -118,15 +118,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Link: </v2/_catalog?last=b&n=2>; rel="next" -> "/v2/_catalog?last=b&n=2" */
-static void link_next(const char *value, char *out, size_t outlen)
+int registry_link_next(const char *value, char *out, size_t outlen)
 {
 	const char *lt = strchr(value, '<'), *gt = lt ? strchr(lt, '>') : NULL;
 
+	if (outlen)
+		out[0] = '\0';
 	if (!lt || !gt || !strstr(gt, "rel=\"next\"") || (size_t)(gt - lt - 1) >= outlen)
-		return;
+		return FORJA_ENOTFOUND;
 	memcpy(out, lt + 1, (size_t)(gt - lt - 1));
 	out[gt - lt - 1] = '\0';
+	return 0;
 }
 
 /* The headers this client reads, from the final response only (libcurl keeps 1xx and
@@ -142,7 +144,7 @@ static void read_headers(CURL *h, struct resp *r)
 		count = hdr->amount;
 	for (size_t i = 0; i < count && !r->next[0]; i++) {
 		if (curl_easy_header(h, "Link", i, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
-			link_next(hdr->value, r->next, sizeof(r->next));
+			registry_link_next(hdr->value, r->next, sizeof(r->next));
 	}
 	if (curl_easy_header(h, "Docker-Content-Digest", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
 		return;
@@ -264,55 +266,57 @@ static bool name_ok(const char *s, bool tag)
 	return true;
 }
 
-struct strlist {
-	char **v;
-	size_t n, cap;
-};
-
-static int strlist_add(struct strlist *l, const char *s)
+int registry_names_parse(const char *body, size_t len, const char *key, char ***names, size_t *n)
 {
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		char **p = realloc(l->v, ncap * sizeof(*p));
+	json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *arr = json_object_get(j, key), *v;
+	size_t i, count = 0, added = 0;
+	char **grown;
+	int rc = 0;
 
-		if (!p)
-			return FORJA_ENOMEM;
-		l->v = p;
-		l->cap = ncap;
+	if (!json_is_object(j)) {
+		rc = FORJA_EUPSTREAM;
+		goto out;
 	}
-	l->v[l->n] = strdup(s);
-	if (!l->v[l->n])
-		return FORJA_ENOMEM;
-	l->n++;
-	return 0;
-}
-
-/* Appends the strings of ARR (a JSON array; null counts as empty) to L. */
-static int strlist_add_json(struct strlist *l, json_t *arr)
-{
-	size_t i;
-	json_t *v;
-
+	json_array_foreach(arr, i, v) count += json_is_string(v) ? 1 : 0;
+	if (!count)
+		goto out;
+	if (count > CATALOG_NAMES || *n > CATALOG_NAMES - count) {
+		rc = FORJA_ETOOBIG;
+		goto out;
+	}
+	grown = realloc(*names, (*n + count) * sizeof(*grown));
+	if (!grown) {
+		rc = FORJA_ENOMEM;
+		goto out;
+	}
+	*names = grown;
 	json_array_foreach(arr, i, v)
 	{
-		int rc;
-
 		if (!json_is_string(v))
 			continue;
-		if (l->n >= CATALOG_NAMES)
-			return FORJA_ETOOBIG;
-		rc = strlist_add(l, json_string_value(v));
-		if (rc)
-			return rc;
+		grown[*n + added] = strdup(json_string_value(v));
+		if (!grown[*n + added]) {
+			rc = FORJA_ENOMEM;
+			break;
+		}
+		added++;
 	}
-	return 0;
+	if (rc) {
+		for (i = 0; i < added; i++)
+			free(grown[*n + i]);
+		goto out;
+	}
+	*n += added;
+out:
+	json_decref(j);
+	return rc;
 }
 
-static int fetch_page(struct registry *r, const char *path, struct strlist *l, char *next,
+static int fetch_page(struct registry *r, const char *path, char ***names, size_t *n, char *next,
 		      size_t nextlen, char *err, size_t errlen)
 {
 	struct resp resp = {.body = {.max = BODY_MAX}};
-	json_t *j = NULL;
 	int rc = request(r, "GET", path, NULL, &resp, err, errlen);
 
 	if (rc)
@@ -322,20 +326,17 @@ static int fetch_page(struct registry *r, const char *path, struct strlist *l, c
 		rc = FORJA_EUPSTREAM;
 		goto out;
 	}
-	j = resp.body.len ? json_loads(resp.body.buf, 0, NULL) : NULL;
-	if (!json_is_object(j)) {
+	rc = registry_names_parse(resp.body.buf, resp.body.len, "repositories", names, n);
+	if (rc == FORJA_EUPSTREAM)
 		snprintf(err, errlen, "registry catalog: answer is not a JSON object");
-		rc = FORJA_EUPSTREAM;
-		goto out;
-	}
-	rc = strlist_add_json(l, json_object_get(j, "repositories"));
+	else if (rc == FORJA_ETOOBIG)
+		snprintf(err, errlen, "registry catalog: more than %d names", CATALOG_NAMES);
 	/* Link targets are relative to the registry; anything else is not followed */
 	if (!rc && resp.next[0] == '/' && !strncmp(resp.next, "/v2/_catalog", 12))
 		snprintf(next, nextlen, "%s", resp.next);
 	else
 		next[0] = '\0';
 out:
-	json_decref(j);
 	resp_free(&resp);
 	return rc;
 }
@@ -343,7 +344,8 @@ out:
 int registry_catalog(struct registry *r, int page_size, char ***names, size_t *n, char *err,
 		     size_t errlen)
 {
-	struct strlist l = {0};
+	char **v = NULL;
+	size_t count = 0;
 	char path[2048];
 	int rc = 0;
 
@@ -362,17 +364,17 @@ int registry_catalog(struct registry *r, int page_size, char ***names, size_t *n
 			rc = FORJA_ETOOBIG;
 			break;
 		}
-		rc = fetch_page(r, path, &l, next, sizeof(next), err, errlen);
+		rc = fetch_page(r, path, &v, &count, next, sizeof(next), err, errlen);
 		if (rc)
 			break;
 		snprintf(path, sizeof(path), "%s", next);
 	}
 	if (rc) {
-		registry_strings_free(l.v, l.n);
+		registry_strings_free(v, count);
 		return rc;
 	}
-	*names = l.v;
-	*n = l.n;
+	*names = v;
+	*n = count;
 	return 0;
 }
 
@@ -384,10 +386,10 @@ static int cmp_str(const void *a, const void *b)
 int registry_tags(struct registry *r, const char *name, char ***tags, size_t *n, char *err,
 		  size_t errlen)
 {
-	struct strlist l = {0};
 	struct resp resp = {.body = {.max = BODY_MAX}};
+	char **v = NULL;
+	size_t count = 0;
 	char path[512];
-	json_t *j = NULL;
 	int rc;
 
 	*tags = NULL;
@@ -410,25 +412,20 @@ int registry_tags(struct registry *r, const char *name, char ***tags, size_t *n,
 		rc = FORJA_EUPSTREAM;
 		goto out;
 	}
-	j = resp.body.len ? json_loads(resp.body.buf, 0, NULL) : NULL;
-	if (!json_is_object(j)) {
-		snprintf(err, errlen, "registry tags: answer is not a JSON object");
-		rc = FORJA_EUPSTREAM;
-		goto out;
-	}
 	/* "tags": null once every tag was deleted */
-	rc = strlist_add_json(&l, json_object_get(j, "tags"));
+	rc = registry_names_parse(resp.body.buf, resp.body.len, "tags", &v, &count);
+	if (rc == FORJA_EUPSTREAM)
+		snprintf(err, errlen, "registry tags: answer is not a JSON object");
 	if (rc)
 		goto out;
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), cmp_str);
-	*tags = l.v;
-	*n = l.n;
-	l.v = NULL;
-	l.n = 0;
+	if (count > 1)
+		qsort(v, count, sizeof(*v), cmp_str);
+	*tags = v;
+	*n = count;
+	v = NULL;
+	count = 0;
 out:
-	registry_strings_free(l.v, l.n);
-	json_decref(j);
+	registry_strings_free(v, count);
 	resp_free(&resp);
 	return rc;
 }

@@ -37,4 +37,21 @@ int registry_manifest_digest(struct registry *r, const char *name, const char *t
 			     char *err, size_t errlen);
 void registry_strings_free(char **arr, size_t n);
 
+/*
+ * Appends the strings of the array KEY of the JSON object BODY (LEN bytes of a registry's answer,
+ * borrowed): "repositories" of a catalog page, "tags" of a tag list; null or absent counts as
+ * empty, other members are skipped. *NAMES is a malloc'd array of malloc'd strings owned by the
+ * caller (registry_strings_free), NULL with *N 0 at first; on error *N is unchanged and no string
+ * was added. FORJA_EUPSTREAM when BODY is not a JSON object, FORJA_ETOOBIG past a million names,
+ * FORJA_ENOMEM. Used per answer by registry_catalog and registry_tags.
+ */
+int registry_names_parse(const char *body, size_t len, const char *key, char ***names, size_t *n);
+
+/*
+ * The target of VALUE, one Link header's value (borrowed): </v2/_catalog?last=b&n=2>; rel="next"
+ * gives "/v2/_catalog?last=b&n=2" in OUT (OUTLEN bytes). 0, or FORJA_ENOTFOUND when VALUE names
+ * no rel="next" target or it does not fit OUT (then OUT is "").
+ */
+int registry_link_next(const char *value, char *out, size_t outlen);
+
 #endif

@@ -27,7 +27,7 @@
 #define BUILD_COLUMNS                                                                              \
 	"id, service, version, type, image, digest, trigger_kind, repository, clone_url, "         \
 	"commit_sha, ref, context, dockerfile, build_args, pull_request, branch, delivery_id, "    \
-	"status, created_at, started_at, finished_at, error, attempts, engine"
+	"status, created_at, started_at, finished_at, error, attempts, engine, rerun_of"
 
 enum stmt_id {
 	ST_GET,
@@ -50,6 +50,8 @@ enum stmt_id {
 	ST_REQUEUE,
 	ST_SET_ENGINE,
 	ST_BUMP_ATTEMPT,
+	ST_PRUNE_BUILDS,
+	ST_PRUNE_DELIVERIES,
 	ST_LAST_ENGINE,
 	ST_QUEUED_IDS,
 	ST_BEGIN,
@@ -76,9 +78,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COUNTS] = "SELECT status, count(*) FROM builds GROUP BY status",
     [ST_INSERT] = "INSERT INTO builds (service, version, type, image, digest, trigger_kind, "
 		  "repository, clone_url, commit_sha, ref, context, dockerfile, build_args, "
-		  "pull_request, branch, delivery_id, hook_id, status, created_at, attempts) "
-		  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-		  "?16, ?17, 0, ?18, 0)",
+		  "pull_request, branch, delivery_id, hook_id, status, created_at, attempts, "
+		  "rerun_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+		  "?15, ?16, ?17, 0, ?18, 0, ?19)",
     [ST_DELIVERY_INSERT] = "INSERT INTO deliveries (hook_id, delivery_id, received_at) "
 			   "VALUES (?1, ?2, ?3)",
     [ST_START] = "UPDATE builds SET status = 1, started_at = ?2, attempts = attempts + 1, "
@@ -92,6 +94,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"giving up after ' || ?1 || ' attempts' "
 			"WHERE status = 1 AND attempts >= ?1",
     [ST_RECOVER_REQUEUE] = "UPDATE builds SET status = 0 WHERE status = 1",
+    /* finished builds older than ?1 (ms; 0 = no age limit) or past the ?2 newest of their
+     * service (0 = no count limit), never a service's newest, at most ?3 a round */
+    [ST_PRUNE_BUILDS] =
+	"DELETE FROM builds WHERE id IN (SELECT id FROM (SELECT id, status, created_at, "
+	"row_number() OVER (PARTITION BY service ORDER BY id DESC) AS rn FROM builds) "
+	"WHERE rn > 1 AND status IN (2, 3, 4) AND ((?1 > 0 AND created_at < ?1) OR "
+	"(?2 > 0 AND rn > ?2)) LIMIT ?3) RETURNING id",
+    [ST_PRUNE_DELIVERIES] = "DELETE FROM deliveries WHERE received_at < ?1",
     [ST_BUMP_ATTEMPT] = "UPDATE builds SET attempts = attempts + 1 WHERE id = ?1 AND status = 1 "
 			"RETURNING attempts",
     [ST_SET_ENGINE] = "UPDATE builds SET engine = ?2 WHERE id = ?1",
@@ -128,6 +138,8 @@ static const char *const migrations[] = {
     /* the engine pool: which engine ran each build */
     "ALTER TABLE builds ADD COLUMN engine TEXT;"
     "CREATE INDEX builds_engine ON builds (engine, id);",
+    /* reruns: which build a build runs again */
+    "ALTER TABLE builds ADD COLUMN rerun_of INTEGER;",
 };
 
 struct conn {
@@ -333,7 +345,10 @@ int store_open(const char *data_dir, struct store **out)
 	}
 	/* WAL lets readers run while a write commits; NORMAL sync in WAL keeps every committed
 	 * transaction across a process crash (kill -9), only an OS crash may lose the last. */
+	/* auto_vacuum takes effect only in a file that has no table yet: new histories get
+	 * incremental vacuum (store_compact), older ones need one VACUUM to switch */
 	rc = exec_sql(st->writer.db,
+		      "PRAGMA auto_vacuum = INCREMENTAL; "
 		      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
 		      "PRAGMA foreign_keys = ON;",
 		      "set-up");
@@ -435,6 +450,7 @@ static struct build *row_to_build(sqlite3_stmt *s)
 	rc |= col_text(s, 21, &b->error);
 	b->attempts = sqlite3_column_int(s, 22);
 	rc |= col_text(s, 23, &b->engine);
+	b->rerun_of = sqlite3_column_int64(s, 24);
 	if (rc != 0) {
 		build_free(b);
 		return NULL;
@@ -522,6 +538,10 @@ static int insert_locked(struct store *st, struct build *b, const char *hook_id)
 	bind_text(s, 16, b->delivery_id);
 	bind_text(s, 17, hook_id);
 	sqlite3_bind_int64(s, 18, b->created_at);
+	if (b->rerun_of > 0)
+		sqlite3_bind_int64(s, 19, b->rerun_of);
+	else
+		sqlite3_bind_null(s, 19);
 	int step = sqlite3_step(s);
 	int rc = 0;
 	if (step == SQLITE_DONE) {
@@ -874,6 +894,79 @@ int store_build_set_engine(struct store *st, int64_t id, const char *engine)
 	rc =
 	    step == SQLITE_DONE ? (changed ? 0 : FORJA_ENOTFOUND) : db_err(st->writer.db, "engine");
 out:
+	pthread_mutex_unlock(&st->write_mu);
+	return rc;
+}
+
+int store_prune(struct store *st, const struct store_prune_opts *o, int64_t **ids, size_t *n,
+		size_t *deliveries)
+{
+	*ids = NULL;
+	*n = 0;
+	*deliveries = 0;
+	pthread_mutex_lock(&st->write_mu);
+	int rc = FORJA_EDB;
+	sqlite3_stmt *s = conn_stmt(&st->writer, ST_PRUNE_BUILDS);
+	if (!s)
+		goto out;
+	sqlite3_bind_int64(s, 1, o->before_ms);
+	sqlite3_bind_int(s, 2, o->keep_per_service);
+	sqlite3_bind_int(s, 3, o->max_builds > 0 ? o->max_builds : 1000);
+	int64_t *arr = NULL;
+	size_t len = 0, cap = 0;
+	int step;
+	rc = 0;
+	for (step = sqlite3_step(s); step == SQLITE_ROW && rc == 0; step = sqlite3_step(s)) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			int64_t *tmp = realloc(arr, cap * sizeof(*arr));
+			if (!tmp) {
+				rc = FORJA_ENOMEM;
+				break;
+			}
+			arr = tmp;
+		}
+		arr[len++] = sqlite3_column_int64(s, 0);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_err(st->writer.db, "prune");
+	stmt_done(s);
+	*ids = arr;
+	*n = len;
+	if (rc == 0 && o->deliveries_before_ms > 0) {
+		s = conn_stmt(&st->writer, ST_PRUNE_DELIVERIES);
+		if (!s) {
+			rc = FORJA_EDB;
+			goto out;
+		}
+		sqlite3_bind_int64(s, 1, o->deliveries_before_ms);
+		if (sqlite3_step(s) == SQLITE_DONE)
+			*deliveries = (size_t)sqlite3_changes(st->writer.db);
+		else
+			rc = db_err(st->writer.db, "prune deliveries");
+		stmt_done(s);
+	}
+out:
+	pthread_mutex_unlock(&st->write_mu);
+	return rc;
+}
+
+int store_compact(struct store *st, int pages)
+{
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", pages > 0 ? pages : 1000);
+	pthread_mutex_lock(&st->write_mu);
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->writer.db, sql, -1, &s, NULL) == SQLITE_OK ? 0 : FORJA_EDB;
+	/* each row is one page freed; step until done */
+	while (rc == 0) {
+		int step = sqlite3_step(s);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW)
+			rc = db_err(st->writer.db, "incremental vacuum");
+	}
+	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->write_mu);
 	return rc;
 }

@@ -82,6 +82,24 @@ int store_build_set_commit(struct store *st, int64_t id, const char *commit);
 
 /* Records ENGINE (its host) as the engine running build ID. FORJA_ENOTFOUND when unknown. */
 int store_build_set_engine(struct store *st, int64_t id, const char *engine);
+/* What retention removes in one round. */
+struct store_prune_opts {
+	int64_t before_ms;    /* finished builds created before (unix ms); 0 = no age limit */
+	int keep_per_service; /* finished builds past the newest N of a service; 0 = all */
+	int64_t deliveries_before_ms; /* delivery records received before; 0 = keep */
+	int max_builds; /* at most this many builds a round (the write lock is short) */
+};
+
+/*
+ * Removes the builds O selects, never the newest of a service (its badge) nor a queued or
+ * running one, and old delivery records. *IDS (free()) gets the removed builds' ids, so their
+ * logs can go too; *DELIVERIES the delivery records removed.
+ */
+int store_prune(struct store *st, const struct store_prune_opts *o, int64_t **ids, size_t *n,
+		size_t *deliveries);
+/* Gives up to PAGES free pages of the file back to the filesystem (incremental vacuum). */
+int store_compact(struct store *st, int pages);
+
 /* A running build starts another attempt (its engine was lost): *ATTEMPTS gets the new count.
  * FORJA_ECONFLICT when it is not running. */
 int store_build_next_attempt(struct store *st, int64_t id, int *attempts);

@@ -74,6 +74,19 @@ for sig in TERM INT; do
   echo "SIG$sig: stopped in ${ms} ms"
 done
 
+# a token given as ?access_token= (GET /events, for EventSource) never reaches the log
+port=$(free_port)
+"$FORJA" --listen "127.0.0.1:$port" --data-dir "$work/tok" --registry 127.0.0.1:1 \
+  --read-token tok-secret-0123456789 --log-level info >"$work/tok.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/openapi.json" && break; sleep 0.05; done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+  "http://127.0.0.1:$port/events?access_token=tok-secret-0123456789")
+kill -TERM "$pid"; wait "$pid"; pid=
+[ "$code" = 200 ] || [ "$code" = 000 ] && ok || fail "/events with ?access_token= answered $code"
+grep -q '"GET /events?access_token=REDACTED"' "$work/tok.log" && ok || fail "the access log line is missing or not redacted"
+grep -q 'tok-secret-0123456789' "$work/tok.log" && fail "the token reached the log" || ok
+
 # two servers on one port: the second says why it cannot start
 port=$(free_port)
 "$FORJA" --listen "127.0.0.1:$port" --data-dir "$work/a" --registry 127.0.0.1:1 >"$work/a.log" 2>&1 &

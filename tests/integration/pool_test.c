@@ -171,16 +171,22 @@ START_TEST(test_builds_spread_and_stick)
 }
 END_TEST
 
-/* Engine 3 with the certificate directory DIR_VAR: reported down by name, with WANT in its
+/* Engine 3 with the certificate directory DIR: reported down by name, with WANT in its
  * detail; a build goes to the machine's engine instead. */
+static void refused_tls_dir(const char *dir, const char *want);
+
 static void refused_tls(const char *dir_var, const char *want)
+{
+	refused_tls_dir(testenv_need(dir_var), want);
+}
+
+static void refused_tls_dir(const char *dir, const char *want)
 {
 	struct testenv t;
 	char hosts[2048], repo[64], url[256], sha[41], df[256];
 	const char *args[] = {hosts, NULL};
 	const char *e3 = testenv_need("FORJA_TEST_ENGINE3");
-	snprintf(hosts, sizeof(hosts), "--docker-hosts=%s,%s;tls=%s", main_engine(), e3,
-		 testenv_need(dir_var));
+	snprintf(hosts, sizeof(hosts), "--docker-hosts=%s,%s;tls=%s", main_engine(), e3, dir);
 	testenv_start(&t, args);
 	long status = 0;
 	json_t *h = get_json(&t, "/healthz", &status);
@@ -214,6 +220,20 @@ START_TEST(test_client_certificate_refused)
 }
 END_TEST
 
+START_TEST(test_no_client_certificate)
+{
+	/* the right CA but no cert.pem / key.pem: nothing to offer, and the engine insists */
+	char dir[] = "/tmp/forja-pool-noclient-XXXXXX", cmd[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp '%s/ca.pem' '%s/ca.pem'",
+		 testenv_need("FORJA_TEST_ENGINE3_CERTS"), dir);
+	ck_assert_int_eq(system(cmd), 0);
+	refused_tls_dir(dir, "no cert.pem and key.pem to offer");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_server_certificate_not_verified)
 {
 	refused_tls("FORJA_TEST_ENGINE3_WRONG_CA", "does not verify against ca.pem");
@@ -227,6 +247,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_builds_spread_and_stick);
 	tcase_add_test(tc, test_client_certificate_refused);
+	tcase_add_test(tc, test_no_client_certificate);
 	tcase_add_test(tc, test_server_certificate_not_verified);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -198,6 +198,37 @@ START_TEST(unreachable_statuses_do_not_hang)
 }
 END_TEST
 
+/* The answer past the 1 MB cap is refused by size, whatever its status; a 200 hands the bytes
+ * over as they came. */
+START_TEST(file_answer_bounds_and_status)
+{
+	struct dynbuf b;
+	char *body = NULL, err[256], chunk[4096];
+	size_t len = 0, fed = 0;
+
+	memset(chunk, 'a', sizeof(chunk));
+	dynbuf_init(&b, 1024 * 1024);
+	while (dynbuf_write_cb(chunk, 1, sizeof(chunk), &b) == sizeof(chunk))
+		fed += sizeof(chunk);
+	ck_assert_uint_eq(fed, 1024 * 1024);
+	ck_assert_int_eq(github_file_answer(200, &b, "images.json", &body, &len, err, sizeof(err)),
+			 FORJA_ETOOBIG);
+	ck_assert_ptr_null(body);
+	ck_assert_msg(strstr(err, "images.json is larger than 1048576 bytes"), "%s", err);
+	dynbuf_free(&b);
+	dynbuf_init(&b, 1024 * 1024);
+	ck_assert_uint_eq(dynbuf_write_cb("[]", 1, 2, &b), 2);
+	ck_assert_int_eq(github_file_answer(403, &b, "images.json", &body, &len, err, sizeof(err)),
+			 FORJA_EAUTH);
+	ck_assert_int_eq(github_file_answer(200, &b, "images.json", &body, &len, err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_str_eq(body, "[]");
+	free(body);
+	dynbuf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -207,6 +238,7 @@ int main(void)
 	tcase_add_test(tc, url_allowed_github_com);
 	tcase_add_test(tc, url_allowed_enterprise_and_list);
 	tcase_add_test(tc, file_get_at_ref);
+	tcase_add_test(tc, file_answer_bounds_and_status);
 	tcase_add_test(tc, statuses_in_order);
 	tcase_add_test(tc, statuses_only_with_token_and_for_webhooks);
 	tcase_add_test(tc, free_drains_queue);

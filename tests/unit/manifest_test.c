@@ -69,6 +69,13 @@ static void parse_bad(const char *text, const char *want)
 
 START_TEST(manifest_problems)
 {
+	char *huge = malloc(MANIFEST_MAX_BYTES + 2);
+	ck_assert_ptr_nonnull(huge);
+	memset(huge, ' ', MANIFEST_MAX_BYTES + 1);
+	huge[0] = '[';
+	huge[MANIFEST_MAX_BYTES + 1] = '\0';
+	parse_bad(huge, "larger than 1048576 bytes");
+	free(huge);
 	parse_bad("[", "not valid JSON");
 	parse_bad("[]", "lists no images");
 	parse_bad("{\"images\": {}}", "expected a list of images");

@@ -255,6 +255,12 @@ START_TEST(test_engine_series)
 	    sample_value(text, "forja_engine_builds_total{engine=\"unix:///var/run/docker.sock\"}"),
 	    7);
 	ck_assert_ptr_nonnull(strstr(text, "# TYPE forja_engine_builds_total counter\n"));
+	metrics_retention(m, 3, 2);
+	free(text);
+	text = metrics_render(m, 0, 0, NULL, 0);
+	ck_assert_double_eq(sample_value(text, "forja_retention_runs_total"), 1);
+	ck_assert_double_eq(sample_value(text, "forja_retention_builds_removed_total"), 3);
+	ck_assert_double_eq(sample_value(text, "forja_retention_deliveries_removed_total"), 2);
 	free(text);
 	metrics_free(m);
 }

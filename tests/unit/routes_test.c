@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "assets.h"
+#include "errors.h"
 #include "routes.h"
 
 static int h_a(const struct _u_request *r, struct _u_response *s, struct app *a)
@@ -35,9 +36,9 @@ START_TEST(real_document_binds_every_operation)
 	ck_assert_int_eq(
 	    routes_build((const char *)doc.data, doc.len, routes_table, &r, err, sizeof(err)), 0);
 	ck_assert_msg(r != NULL, "%s", err);
-	/* 10 product operations + the document, the docs page and its assets, the redirect to
+	/* 12 product operations + the document, the docs page and its assets, the redirect to
 	 * the dashboard, its four pages and their assets */
-	ck_assert_uint_eq(routes_count(r), 19);
+	ck_assert_uint_eq(routes_count(r), 21);
 	routes_free(r);
 }
 END_TEST
@@ -103,6 +104,42 @@ START_TEST(missing_operation_id_and_bad_json)
 }
 END_TEST
 
+/* The checks before a handler, driven without a socket: a bad query parameter is a 400 that
+ * names it, a good request passes, an unknown operation is not found. */
+START_TEST(request_checks_without_a_socket)
+{
+	struct asset doc;
+	struct routes *r = NULL;
+	struct config cfg = {.max_body_bytes = 1024, .webhook_max_bytes = 1024};
+	struct app app = {.cfg = &cfg};
+	struct _u_request req;
+	struct _u_response resp;
+	char err[512] = "";
+
+	ck_assert_int_eq(assets_find("openapi.json", &doc), 0);
+	ck_assert_int_eq(
+	    routes_build((const char *)doc.data, doc.len, routes_table, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(metrics_new(&app.metrics), 0);
+	ulfius_init_request(&req);
+	ulfius_init_response(&resp);
+	u_map_put(req.map_url, "limit", "lots");
+	ck_assert_int_eq(routes_check_request(r, "listBuilds", &req, &resp, &app), FORJA_EINVAL);
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_msg(strstr((const char *)resp.binary_body, "limit"), "%.*s",
+		      (int)resp.binary_body_length, (const char *)resp.binary_body);
+	ulfius_clean_response(&resp);
+	ulfius_init_response(&resp);
+	u_map_put(req.map_url, "limit", "5");
+	ck_assert_int_eq(routes_check_request(r, "listBuilds", &req, &resp, &app), 0);
+	ck_assert_int_eq(routes_check_request(r, "noSuchOperation", &req, &resp, &app),
+			 FORJA_ENOTFOUND);
+	ulfius_clean_response(&resp);
+	ulfius_clean_request(&req);
+	metrics_free(app.metrics);
+	routes_free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("routes");
@@ -117,6 +154,7 @@ int main(void)
 	tcase_add_test(tc, same_method_and_path_twice);
 	tcase_add_test(tc, handler_without_operation);
 	tcase_add_test(tc, missing_operation_id_and_bad_json);
+	tcase_add_test(tc, request_checks_without_a_socket);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -380,7 +380,7 @@ START_TEST(schema_version_and_plans)
 	sqlite3_stmt *s = NULL;
 	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(s, 0), 2);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 3);
 	sqlite3_finalize(s);
 	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);

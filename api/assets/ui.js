@@ -325,6 +325,8 @@ async function pageBuilds() {
   let loaded = false;
   const early = [];
   const apply = (b, name) => {
+    /* the server no longer holds the events since the last one seen: start afresh */
+    if (name === "reset") return location.reload();
     if (!loaded) {
       early.push([b, name]);
       return;
@@ -420,7 +422,9 @@ function showBuild(b) {
   $("image-box").hidden = !ref;
   $("image-ref").textContent = ref || "";
   const open = b.status === "queued" || b.status === "running";
-  $("actions").hidden = !(open && apiToken());
+  $("actions").hidden = !apiToken();
+  $("cancel").hidden = !open;
+  $("rerun").hidden = open;
 }
 
 async function followLog(id, started, done) {
@@ -480,7 +484,19 @@ async function pageBuild() {
     }
     await load();
   };
-  followEvents((b) => {
+  $("rerun").onclick = async () => {
+    const r = await api("/builds/" + id + "/rerun", { method: "POST", token: apiToken() });
+    let body = null;
+    try {
+      body = await r.json();
+    } catch (e) {
+      body = null;
+    }
+    if (r.ok && body && body.id) location.href = "/ui/builds/" + body.id;
+    else say("msg", "Run again refused: " + (body && body.detail ? body.detail : r.status), true);
+  };
+  followEvents((b, name) => {
+    if (name === "reset") return load();
     if (String(b.id) === id) {
       build = b;
       showBuild(b);

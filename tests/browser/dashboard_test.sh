@@ -4,8 +4,9 @@
 # followed while it runs, and enough failed ones to need a second page. Each page is loaded
 # at 1280 and 390 px (light) and 1280 px (dark), screenshots saved in artifacts/dashboard/
 # under the working directory; no console errors; every focusable element is reached with
-# Tab, has an accessible name and a visible focus. A second server with a read token checks
-# the token form. The live checks of GET /events run once the document lists /events.
+# Tab, has an accessible name and a visible focus. Live: a webhook's build appears on the open
+# Builds page within 1 s and changes status there (GET /events); a build is cancelled and run
+# again with the keyboard alone. A second server with a read token checks the token form.
 # Exits 77 (skipped) outside scripts/test.sh.
 # usage: dashboard_test.sh PATH_TO_FORJA
 set -uo pipefail
@@ -157,7 +158,7 @@ page build-succeeded "$BASE/ui/builds/$web" \
   --eval "document.getElementById('image-ref').textContent" \
   --eval "document.querySelectorAll('#fields dt').length >= 20" \
   --eval "document.getElementById('actions').hidden"
-expect "Build page: image@digest to copy, every field, no cancel for a finished build" \
+expect "Build page: image@digest to copy, every field, no actions without an API token" \
   "[\"$repo@$digest\", true, true]"
 
 page services "$BASE/ui/services" \
@@ -179,7 +180,7 @@ slow=$(api POST /builds "{\"service\":\"$NAME-slow\",\"version\":\"1.0.0\",\"rep
 log="document.getElementById('log')"
 page build-running "$BASE/ui/builds/$slow" --token "forja.apiToken=$FORJA_TEST_API_TOKEN" \
   --step "wait:30:$log.textContent.includes('tick 1')" \
-  --step "eval:document.querySelector('#title .status').textContent + ' ' + $log.textContent.includes('tick 6') + ' ' + !document.getElementById('actions').hidden" \
+  --step "eval:document.querySelector('#title .status').textContent + ' ' + $log.textContent.includes('tick 6') + ' ' + document.getElementById('cancel').checkVisibility()" \
   --step "eval:$log.scrollHeight > $log.clientHeight && $log.scrollTop + $log.clientHeight >= $log.scrollHeight - 8" \
   --step "eval:($log.scrollTop = 0) === 0" \
   --step "wait:5:document.getElementById('log-state').textContent.includes('paused')" \
@@ -199,27 +200,57 @@ RUN echo waiting; sleep 60"
 cancel=$(api POST /builds "{\"service\":\"$NAME-cancel\",\"version\":\"1.0.0\",\"repository\":\"$FORJA_TEST_GIT_URL$NAME-cancel.git\",\"ref\":\"develop\"}" | json_get id)
 page build-cancel "$BASE/ui/builds/$cancel" \
   --step "wait:30:$log.textContent.includes('waiting')" \
-  --step "eval:document.getElementById('actions').hidden" \
+  --step "eval:!document.getElementById('cancel').checkVisibility()" \
   --step "focus:#tokens summary" --step "key:Enter" \
   --step "focus:#api-token" --step "type:$FORJA_TEST_API_TOKEN" --step "key:Enter" \
-  --step "wait:5:!document.getElementById('actions').hidden" \
+  --step "wait:5:document.getElementById('cancel').checkVisibility()" \
   --step "focus:#cancel" --step "key:Enter" \
-  --step "wait:30:document.querySelector('#title .status').textContent === 'cancelled'"
+  --step "wait:30:document.querySelector('#title .status').textContent === 'cancelled'" \
+  --step "wait:5:document.getElementById('rerun').checkVisibility()" \
+  --step "focus:#rerun" --step "key:Enter" \
+  --step "wait:10:location.pathname !== '/ui/builds/$cancel' && document.body.dataset.ready === '1'" \
+  --step "eval:document.querySelector('#title').textContent.includes('$NAME-cancel 1.0.0')" \
+  --step "eval:location.pathname"
 shown=$REPLY
 build_wait "$cancel" 30 cancelled
 [ "$REPLY" = cancelled ] || bad "the API says build $cancel is $REPLY"
-REPLY=$shown
-expect "Keyboard only: API token entered in the footer, Cancel pressed, the build cancelled" "[true]"
+again=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[-1].rsplit("/", 1)[-1])' "$shown" 2>/dev/null)
+# the new run sleeps a minute: stop it
+[ -n "$again" ] && api POST "/builds/$again/cancel" >/dev/null
+REPLY=$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])[:-1]))' "$shown" 2>/dev/null)
+expect "Keyboard only: API token entered in the footer, Cancel pressed, the build cancelled; Run again opened the new build ($again)" "[true, true]"
+[ "$(build_field "$again" service)" = "$NAME-cancel" ] || bad "Run again did not queue a build of $NAME-cancel"
 
-# 6. live: a build queued while the Builds page is open (needs GET /events)
-if curl -fs "$BASE/openapi.json" | grep -q '"/events"'; then
-  page builds-live "$BASE/ui/builds" \
-    --step "wait:5:document.getElementById('live').dataset.state === 'on'" \
-    --step "sh:curl -s -o /dev/null -X POST -H 'Authorization: Bearer $FORJA_TEST_API_TOKEN' -H 'Content-Type: application/json' -d '{\"service\":\"$NAME-live\",\"version\":\"1.0.0\",\"repository\":\"$FORJA_TEST_GIT_URL$NAME.git\",\"ref\":\"develop\"}' $BASE/builds" \
-    --step "wait:1:[...document.querySelectorAll('#builds tbody tr')].some(r => r.textContent.includes('$NAME-live'))" \
-    --step "wait:60:[...document.querySelectorAll('#builds tbody tr')].some(r => r.textContent.includes('$NAME-live') && r.dataset.status === 'succeeded')"
+# 6. live: a merged pull request's build appears on the open Builds page within 1 s, and its
+# status changes there as it runs (GET /events)
+repo_commit "$NAME" "[{\"service_name\":\"$NAME-live\",\"version\":\"1.1.0\"}]"
+sha2=$REPLY
+sed -e "s/$sha/$sha2/g" -e 's/"number":42/"number":43/g' "$WORK/body" >"$WORK/body2"
+sig2=sha256=$(openssl dgst -sha256 -hmac "$SECRET" -r <"$WORK/body2" | cut -d' ' -f1)
+cat >"$WORK/hook2.sh" <<HOOK
+curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-GitHub-Event: pull_request' \\
+  -H 'X-GitHub-Hook-ID: 1' -H 'X-GitHub-Delivery: $NAME-2' -H 'X-Hub-Signature-256: $sig2' \\
+  --data-binary @$WORK/body2 $BASE/ciserver/updates
+HOOK
+liverow="[...document.querySelectorAll('#builds tbody tr')].find(r => r.textContent.includes('$NAME-live'))"
+page builds-live "$BASE/ui/builds" \
+  --step "wait:5:document.getElementById('live').dataset.state === 'on'" \
+  --step "eval:(() => { window.seen = []; new MutationObserver(() => { const r = $liverow; if (r && !window.t1) window.t1 = performance.now(); if (r && window.seen[window.seen.length - 1] !== r.dataset.status) window.seen.push(r.dataset.status); }).observe(document.querySelector('#builds tbody'), {childList: true}); return true; })()" \
+  --step "eval:(window.t0 = performance.now()) > 0" \
+  --step "sh:bash $WORK/hook2.sh" \
+  --step "wait:1:$liverow" \
+  --step "wait:60:$liverow && $liverow.dataset.status === 'succeeded'" \
+  --step "eval:window.seen.filter(s => s !== 'queued').join(' ')" \
+  --step "eval:$liverow.querySelector('a[href*=\"/pull/\"]').textContent" \
+  --step "eval:Math.round(window.t1 - window.t0)"
+ms=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).pop())' "$REPLY" 2>/dev/null)
+REPLY=$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])[:-1]))' "$REPLY" 2>/dev/null)
+expect "Builds page live: the webhook's build appeared without a reload and went running -> succeeded, PR linked" \
+  "[true, true, \"running succeeded\", \"#43\"]"
+if [ -n "$ms" ] && [ "$ms" -le 1000 ]; then
+  ok "the webhook's build was on the open page $ms ms after the webhook was sent"
 else
-  echo "note: live Builds checks not run: this server's document has no /events yet"
+  bad "the webhook's build took ${ms:-?} ms to appear on the open page (at most 1000)"
 fi
 
 # --- a server with a read token: the pages ask for it once ---
@@ -230,10 +261,11 @@ forja_up "$port2" "$WORK/data2" "$WORK/forja2.log" --read-token "$READ_TOKEN" ||
 pid2=$FORJA_PID
 FORJA_PID=$FORJA_PID_SAVED
 page builds-token "http://127.0.0.1:$port2/ui/builds" --login "$READ_TOKEN" --allow "status of 401" \
+  --step "wait:5:document.getElementById('live').dataset.state === 'on'" \
   --eval "document.getElementById('auth').hidden" \
   --eval "document.getElementById('msg').textContent" \
   --eval "sessionStorage.getItem('forja.readToken') === '$READ_TOKEN'"
-expect "With a read token: the form asks once, the token is kept for the tab, the list loads" \
+expect "With a read token: the form asks once, the token is kept for the tab, the list loads and /events follows" \
   "[true, \"No builds yet.\", true]"
 
 kill -0 "$FORJA_PID" 2>/dev/null || bad "forja died during the test"

@@ -113,8 +113,11 @@ image=$(build_field "$web" image)
 broken_error=$(build_field "$broken" error)
 
 # --- the pages ---
-[ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$BASE/")" = "303 $BASE/ui/builds" ] &&
-  ok "GET / sends the browser to /ui/builds (303)" || bad "GET / does not redirect to /ui/builds"
+if [ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$BASE/")" = "303 $BASE/ui/builds" ]; then
+  ok "GET / sends the browser to /ui/builds (303)"
+else
+  bad "GET / does not redirect to /ui/builds"
+fi
 
 row="document.getElementById('build-$web')"
 page builds "$BASE/ui/builds" \
@@ -143,14 +146,19 @@ page build-failed "$BASE/ui/builds/$broken" \
   --eval "!document.getElementById('error-box').hidden" \
   --eval "document.getElementById('error').textContent" \
   --eval "document.querySelector('#title .status').className + ' ' + getComputedStyle(document.querySelector('#title .status')).color"
-python3 - "$REPLY" "$broken_error" <<'PY' && ok "Build page of a failed build: red 'failed' badge and the error in full" || bad "Build page of the failed build: $REPLY"
+if python3 - "$REPLY" "$broken_error" <<'PY'
 import json, sys
 shown, error = json.loads(sys.argv[1]), sys.argv[2]
 assert shown[0] is True and shown[1] == error and error, shown
-cls, rgb = shown[2].split(" ", 2)[:2], shown[2].split(" ", 2)[2]
+rgb = shown[2].split(" ", 2)[2]
 r, g, b = [int(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
 assert "s-failed" in shown[2] and r > g + 40 and r > b + 40, shown[2]
 PY
+then
+  ok "Build page of a failed build: red 'failed' badge and the error in full"
+else
+  bad "Build page of the failed build: $REPLY"
+fi
 
 repo=${image%:*}
 page build-succeeded "$BASE/ui/builds/$web" \

@@ -21,6 +21,7 @@
 #include "metrics_api.h"
 #include "problem.h"
 #include "system_api.h"
+#include "ui_api.h"
 #include "webhook_api.h"
 
 /* The one table binding operationIds of openapi/openapi.json to handlers. */
@@ -40,6 +41,12 @@ const struct route_handler routes_table[] = {
     {"getOpenapiDocument", system_api_openapi, false},
     {"getDocs", system_api_docs, false},
     {"getDocsAsset", system_api_docs_asset, false},
+    {"getDashboardRoot", ui_api_root, false},
+    {"getDashboardBuilds", ui_api_builds, false},
+    {"getDashboardBuild", ui_api_build, false},
+    {"getDashboardServices", ui_api_services, false},
+    {"getDashboardImages", ui_api_images, false},
+    {"getDashboardAsset", ui_api_asset, false},
     {NULL, NULL, false},
 };
 

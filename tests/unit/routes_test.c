@@ -36,8 +36,9 @@ START_TEST(real_document_binds_every_operation)
 	ck_assert_int_eq(
 	    routes_build((const char *)doc.data, doc.len, routes_table, &r, err, sizeof(err)), 0);
 	ck_assert_msg(r != NULL, "%s", err);
-	/* 10 product operations + the document, the docs page and its assets */
-	ck_assert_uint_eq(routes_count(r), 15);
+	/* 12 product operations + the document, the docs page and its assets, the redirect to
+	 * the dashboard, its four pages and their assets */
+	ck_assert_uint_eq(routes_count(r), 21);
 	routes_free(r);
 }
 END_TEST

@@ -183,19 +183,26 @@ START_TEST(unknown_package_fails_with_apts_words)
 	start(&c);
 	const char *const files[] = {
 	    "images.json",
-	    "{\"service_name\": \"mirror-bad\", \"version\": \"1\", \"type\": \"packages\","
-	    " \"packages_file\": \"mirror/packages.txt\"}\n",
-	    "mirror/packages.txt", "# what the machines need\nhello\nforja-no-such-package\n",
-	    NULL};
+	    "[{\"service_name\": \"mirror-bad\", \"version\": \"1\", \"type\": \"packages\","
+	    " \"packages_file\": \"mirror/packages.txt\"},"
+	    " {\"service_name\": \"mirror-pin\", \"version\": \"1\", \"type\": \"packages\","
+	    " \"packages\": [\"hello=9.9-9\"]}]\n",
+	    "mirror/packages.txt",
+	    "# what the machines need\nhello\nforja-no-such-package  # a typo\n", NULL};
+	static const char *const want[] = {"Unable to locate package forja-no-such-package",
+					   "Version '9.9-9' for 'hello' was not found"};
 	commit(&c, files);
 	json_t *builds = deliver(&c, "mirror-unknown");
-	int64_t id = json_integer_value(json_object_get(json_array_get(builds, 0), "id"));
-	json_t *b = testhook_wait_final(c.t.base_url, id, 300);
-	ck_assert_str_eq(json_string_value(json_object_get(b, "status")), "failed");
-	const char *err = json_string_value(json_object_get(b, "error"));
-	ck_assert_msg(err && strstr(err, "Unable to locate package forja-no-such-package"), "%s",
-		      err);
-	json_decref(b);
+	ck_assert_uint_eq(json_array_size(builds), 2);
+	for (size_t i = 0; i < 2; i++) {
+		int64_t id = json_integer_value(json_object_get(json_array_get(builds, i), "id"));
+		json_t *b = testhook_wait_final(c.t.base_url, id, 300);
+		ck_assert_str_eq(json_string_value(json_object_get(b, "status")), "failed");
+		const char *err = json_string_value(json_object_get(b, "error"));
+		ck_assert_msg(err && strstr(err, want[i]) && !strncmp(err, "apt: E: ", 8), "%s",
+			      err);
+		json_decref(b);
+	}
 	json_decref(builds);
 	stop(&c);
 }

@@ -20,6 +20,7 @@
 
 #include "context.h"
 #include "deadline.h"
+#include "dynbuf.h"
 #include "errors.h"
 #include "log.h"
 
@@ -185,6 +186,87 @@ static bool is_docker(const char *type)
 	return !type || !strcasecmp(type, "docker");
 }
 
+static bool is_packages(const char *type)
+{
+	return type && !strcasecmp(type, "packages");
+}
+
+bool builder_package_valid(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	/* a Debian package name: [a-z0-9][a-z0-9+.-]+ */
+	if (n < 2 || !is_lower_alnum(p[0]))
+		return false;
+	for (i = 1; i < n && p[i] != '='; i++)
+		if (!is_lower_alnum(p[i]) && p[i] != '+' && p[i] != '.' && p[i] != '-')
+			return false;
+	if (i < 2)
+		return false;
+	if (i == n)
+		return true;
+	/* =version: [A-Za-z0-9.+~:-]+ */
+	if (++i == n)
+		return false;
+	for (; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) && !strchr(".+~:-", p[i]))
+			return false;
+	return true;
+}
+
+/* Calls EACH for every space-separated word of LIST; stops at the first nonzero answer. */
+static int each_word(const char *list, int (*each)(const char *w, size_t n, void *ud), void *ud)
+{
+	while (*list) {
+		size_t n = strcspn(list, " ");
+		int rc = n ? each(list, n, ud) : 0;
+
+		if (rc)
+			return rc;
+		list += n;
+		list += strspn(list, " ");
+	}
+	return 0;
+}
+
+static int word_check(const char *w, size_t n, void *ud)
+{
+	size_t *count = ud;
+
+	(*count)++;
+	return builder_package_valid(w, n) ? 0 : FORJA_EINVAL;
+}
+
+/* A packages build's build_args: PACKAGES (space-separated) or PACKAGES_FILE, nothing else. */
+static void validate_packages(const struct build_spec *spec, json_t *errors)
+{
+	json_t *args = spec->build_args;
+	const char *list = json_string_value(json_object_get(args, BUILDER_PACKAGES_ARG));
+	const char *file = json_string_value(json_object_get(args, BUILDER_PACKAGES_FILE_ARG));
+	size_t count = 0;
+
+	if (json_object_size(args) != (size_t)(!!list + !!file) || (list && file) ||
+	    (!list && !file)) {
+		problem(errors, "packages",
+			"is required: a list of packages or a packages_file, and nothing else");
+		return;
+	}
+	if (list && each_word(list, word_check, &count))
+		problem(errors, "packages",
+			"must be Debian package names ([a-z0-9][a-z0-9+.-]+), each with an "
+			"optional =version ([A-Za-z0-9.+~:-]+)");
+	else if (list && !count)
+		problem(errors, "packages", "lists no packages");
+	if (file) {
+		const char *why = *file ? path_problem(file, true) : "must name a file";
+
+		if (why)
+			problem(errors, "packages_file", why);
+	}
+	if (spec->dockerfile)
+		problem(errors, "dockerfile", "is not used: Forja writes a packages build's own");
+}
+
 static void type_message(const char *type, char *buf, size_t len)
 {
 	char shown[TYPE_SHOWN_MAX + 4];
@@ -261,7 +343,7 @@ int builder_validate(const struct build_spec *spec, json_t *errors)
 		problem(errors, "version", "is required");
 	else if (!builder_version_valid(spec->version))
 		problem(errors, "version", "must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
-	if (!is_docker(spec->type)) {
+	if (!is_docker(spec->type) && !is_packages(spec->type)) {
 		char msg[256];
 
 		type_message(spec->type, msg, sizeof(msg));
@@ -282,7 +364,10 @@ int builder_validate(const struct build_spec *spec, json_t *errors)
 		if (why)
 			problem(errors, "dockerfile", why);
 	}
-	validate_args(spec->build_args, errors);
+	if (is_packages(spec->type))
+		validate_packages(spec, errors);
+	else
+		validate_args(spec->build_args, errors);
 	if (json_array_size(errors) == before)
 		return 0;
 	if (unsupported && json_array_size(errors) == before + 1)
@@ -378,6 +463,226 @@ static int build_image(const struct builder_env *env, const struct build_spec *s
 	return 0;
 }
 
+/* ---- package mirrors ---------------------------------------------------------------------- */
+
+#define PACKAGES_FILE_MAX     (1024 * 1024)
+#define PACKAGES_DEFAULT_BASE "debian:bookworm-slim"
+#define APT_ERROR_MAX	      400
+
+/*
+ * The mirror's Dockerfile. The first stage resolves the list against an empty dpkg status, so
+ * apt downloads the whole dependency closure (nothing counts as installed), and indexes it with
+ * apt-ftparchive; the final stage is only a static busybox serving the flat repository.
+ * The list is validated (builder_package_valid), so $(cat ...) only splits words.
+ */
+static const char mirror_dockerfile[] =
+    "FROM %s AS fetch\n"
+    "ENV DEBIAN_FRONTEND=noninteractive\n"
+    "RUN apt-get update -q && apt-get install -y -q --no-install-recommends apt-utils "
+    "busybox-static && rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*\n"
+    "COPY packages.txt /forja/packages.txt\n"
+    "RUN set -e; apt-get update -q; mkdir -p /forja/status /srv/repo/pool/partial; "
+    ": > /forja/status/empty; "
+    "apt-get install --download-only -y -q --no-install-recommends "
+    "-o Dir::State::status=/forja/status/empty -o Dir::Cache::archives=/srv/repo/pool "
+    "$(cat /forja/packages.txt); "
+    "rm -rf /srv/repo/pool/partial /srv/repo/pool/lock; cd /srv/repo; "
+    "for f in pool/*.deb; do dpkg-deb -W --showformat='resolved ${Package}=${Version}\\n' "
+    "\"$f\"; done; "
+    "apt-ftparchive packages pool > Packages; gzip -9kn Packages; "
+    "apt-ftparchive release . > Release\n"
+    "FROM scratch\n"
+    "COPY --from=fetch /bin/busybox /busybox\n"
+    "COPY --from=fetch /srv/repo /srv/repo\n"
+    "EXPOSE " BUILDER_MIRROR_PORT "\n"
+    "ENTRYPOINT [\"/busybox\", \"httpd\", \"-f\", \"-v\", \"-p\", \"" BUILDER_MIRROR_PORT
+    "\", \"-h\", \"/srv/repo\"]\n";
+
+/* Passes the engine's log on and keeps apt's first error line, to say why a build failed. */
+struct apt_watch {
+	const struct task_log *log;
+	char error[APT_ERROR_MAX];
+};
+
+/* The N bytes at P without the ANSI colour sequences the engine wraps stderr in, into BUF. */
+static void strip_colours(const char *p, size_t n, char *buf, size_t len)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n && j + 1 < len; i++) {
+		if (p[i] == '\x1b' && i + 1 < n && p[i + 1] == '[') {
+			for (i += 2; i < n && !isalpha((unsigned char)p[i]); i++)
+				;
+			continue;
+		}
+		buf[j++] = p[i];
+	}
+	buf[j] = '\0';
+}
+
+static void apt_watch_write(void *ud, const char *text, size_t len)
+{
+	struct apt_watch *w = ud;
+	const char *p = text, *end = text + len;
+	char line[APT_ERROR_MAX];
+
+	if (w->log && w->log->write)
+		w->log->write(w->log->ud, text, len);
+	while (!w->error[0] && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		strip_colours(p, n, line, sizeof(line));
+		if (!strncmp(line, "E: ", 3) && line[3])
+			snprintf(w->error, sizeof(w->error), "%s", line);
+		p += n + 1;
+	}
+}
+
+static int word_line(const char *w, size_t n, void *ud)
+{
+	struct dynbuf *d = ud;
+	int rc = dynbuf_add(d, w, n);
+
+	return rc ? rc : dynbuf_add(d, "\n", 1);
+}
+
+/* The list of SPEC, one package a line, into D: from PACKAGES, or from PACKAGES_FILE at SHA. */
+static int packages_list(const struct build_spec *spec, const struct source_checkout *co,
+			 const char *sha, struct dynbuf *d, char *err, size_t errlen)
+{
+	const char *list =
+	    json_string_value(json_object_get(spec->build_args, BUILDER_PACKAGES_ARG));
+	const char *file =
+	    json_string_value(json_object_get(spec->build_args, BUILDER_PACKAGES_FILE_ARG));
+	char *text = NULL;
+	size_t len = 0, lineno = 0;
+	int rc;
+
+	if (list) {
+		rc = each_word(list, word_line, d);
+		goto out;
+	}
+	rc = source_read(co, sha, file, PACKAGES_FILE_MAX, &text, &len, NULL);
+	if (rc == FORJA_ENOTFOUND || rc == FORJA_ETOOBIG) {
+		snprintf(err, errlen, "%s at %.12s: packages_file %s %s", spec->git_url, sha, file,
+			 rc == FORJA_ENOTFOUND ? "missing" : "is larger than 1 MiB");
+		goto out;
+	}
+	for (const char *p = text; !rc && p && p < text + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
+		const char *hash = memchr(p, '#', n);
+		size_t word = hash ? (size_t)(hash - p) : n;
+
+		lineno++;
+		while (word && isspace((unsigned char)p[word - 1]))
+			word--;
+		while (word && isspace((unsigned char)*p)) {
+			p++;
+			word--;
+			n--;
+		}
+		if (word && !builder_package_valid(p, word)) {
+			snprintf(err, errlen,
+				 "%s at %.12s: %s line %zu: \"%.*s\" is not a Debian package "
+				 "name[=version]",
+				 spec->git_url, sha, file, lineno, (int)(word > 100 ? 100 : word),
+				 p);
+			rc = FORJA_EINVAL;
+		} else if (word) {
+			rc = word_line(p, word, d);
+		}
+		p += n + 1;
+	}
+	if (!rc && !d->len) {
+		snprintf(err, errlen, "%s at %.12s: packages_file %s lists no packages",
+			 spec->git_url, sha, file);
+		rc = FORJA_EINVAL;
+	}
+out:
+	if (rc == FORJA_ENOMEM || rc == FORJA_ETOOBIG)
+		snprintf(err, errlen, "out of memory");
+	free(text);
+	return rc;
+}
+
+/* Builds the mirror of SPEC's list from a context Forja writes: its Dockerfile and the list. */
+static int build_mirror(const struct builder_env *env, const struct build_spec *spec,
+			const struct source_checkout *co, const char *sha,
+			const struct task_log *log, const struct task_abort *ab,
+			struct build_result *res)
+{
+	char created[32], image_id[80], err[sizeof(res->error)] = "";
+	struct timespec ts;
+	struct tm tm;
+	struct context *ctx = NULL;
+	struct dynbuf list, docker;
+	char *label = NULL;
+	int rc, crc;
+
+	dynbuf_init(&list, PACKAGES_FILE_MAX);
+	dynbuf_init(&docker, 64 * 1024);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct context_label labels[] = {
+	    {"org.opencontainers.image.revision", sha},
+	    {"org.opencontainers.image.source", spec->source ? spec->source : spec->git_url},
+	    {"org.opencontainers.image.version", spec->version},
+	    {"org.opencontainers.image.created", created},
+	};
+	rc = packages_list(spec, co, sha, &list, res->error, sizeof(res->error));
+	if (rc)
+		goto out;
+	rc = dynbuf_addf(&docker, mirror_dockerfile,
+			 env->packages_base && *env->packages_base ? env->packages_base
+								   : PACKAGES_DEFAULT_BASE);
+	label = rc ? NULL : context_label_line(docker.buf, docker.len, labels, 4);
+	rc = label ? dynbuf_add_str(&docker, label) : FORJA_ENOMEM;
+	if (rc) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		rc = FORJA_ENOMEM;
+		goto out;
+	}
+	struct context_file files[] = {
+	    {CONTEXT_DOCKERFILE, docker.buf, docker.len},
+	    {"packages.txt", list.buf, list.len},
+	};
+	rc = context_open_files(files, 2, ab, &ctx, res->error, sizeof(res->error));
+	if (rc)
+		goto out;
+	struct apt_watch watch = {.log = log};
+	struct task_log wlog = {apt_watch_write, &watch};
+	struct engine_build_params p = {
+	    .context_fd = context_fd(ctx),
+	    .tag = res->image,
+	    .dockerfile = CONTEXT_DOCKERFILE,
+	};
+	task_say(
+	    log, "building package mirror %s from %s at %s with %s", res->image, spec->git_url, sha,
+	    env->packages_base && *env->packages_base ? env->packages_base : PACKAGES_DEFAULT_BASE);
+	for (const char *l = list.buf; *l; l += strcspn(l, "\n") + 1)
+		task_say(log, "package %.*s", (int)strcspn(l, "\n"), l);
+	rc = engine_build(env->engine, &p, &wlog, ab, image_id, err, sizeof(err));
+	crc = context_finish(ctx, NULL, res->error, sizeof(res->error));
+	if (crc) {
+		rc = crc;
+		goto out;
+	}
+	if (rc && watch.error[0])
+		snprintf(res->error, sizeof(res->error), "apt: %s (%.1500s)", watch.error, err);
+	else if (rc)
+		snprintf(res->error, sizeof(res->error), "%s", err);
+	else
+		task_say(log, "built %s", image_id);
+out:
+	free(label);
+	dynbuf_free(&docker);
+	dynbuf_free(&list);
+	return rc;
+}
+
 /* Pins the ref, fetches the commit into its cache, builds from it. */
 static int build_from_source(const struct builder_env *env, const struct build_spec *spec,
 			     const struct task_log *log, const struct task_abort *ab,
@@ -396,7 +701,10 @@ static int build_from_source(const struct builder_env *env, const struct build_s
 			  sizeof(res->error));
 	if (rc)
 		return rc;
-	rc = build_image(env, spec, co, res->commit, log, ab, res);
+	if (is_packages(spec->type))
+		rc = build_mirror(env, spec, co, res->commit, log, ab, res);
+	else
+		rc = build_image(env, spec, co, res->commit, log, ab, res);
 	source_checkout_release(co);
 	return rc;
 }

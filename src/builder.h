@@ -18,7 +18,7 @@
 struct build_spec {
 	const char *service; /* docker repository grammar */
 	const char *version; /* docker tag grammar */
-	const char *type;    /* "docker" in any case; NULL = docker */
+	const char *type;    /* "docker" or "packages" in any case; NULL = docker */
 	const char *git_url;
 	const char *ref;	/* full 40-hex sha, or a branch/tag name */
 	const char *context;	/* relative directory, NULL/"" = root */
@@ -36,6 +36,9 @@ struct builder_env {
 	const char *registry_password;
 	/* seconds a push is tried again while the registry cannot be reached; 0 = never */
 	int registry_retry_s;
+	/* image with apt the mirror of a "packages" build is made in; NULL = debian:bookworm-slim
+	 */
+	const char *packages_base;
 };
 
 struct build_result {
@@ -47,10 +50,23 @@ struct build_result {
 
 /*
  * Checks SPEC without touching the engine. Appends one {"field","message"} object per problem
- * to ERRORS (an array) and returns FORJA_EINVAL if there was any, FORJA_EUNSUPPORTED for a
- * non-docker type (message: "artifact type 'AMI' is not supported: Forja builds Docker images").
+ * to ERRORS (an array) and returns FORJA_EINVAL if there was any, FORJA_EUNSUPPORTED for a type
+ * other than docker and packages (message: "artifact type 'AMI' is not supported: ...").
  */
 int builder_validate(const struct build_spec *spec, json_t *errors);
+
+/*
+ * A "packages" build (a Debian package mirror, see README) carries its list in BUILD_ARGS, so that
+ * it is stored, shown and run again like any build: PACKAGES, the packages space-separated, or
+ * PACKAGES_FILE, a file of the repository at the commit with one package a line.
+ */
+#define BUILDER_PACKAGES_ARG	  "PACKAGES"
+#define BUILDER_PACKAGES_FILE_ARG "PACKAGES_FILE"
+/* The port a mirror image serves its repository on (HTTP, busybox httpd). */
+#define BUILDER_MIRROR_PORT "8080"
+/* Whether the N bytes at P are name[=version] of a Debian package: [a-z0-9][a-z0-9+.-]+ then
+ * optionally =[A-Za-z0-9.+~:-]+. No shell metacharacter passes. */
+bool builder_package_valid(const char *p, size_t n);
 
 /* Docker repository grammar (lowercase components joined by '/', <= 255 characters). */
 bool builder_service_valid(const char *service);

@@ -23,6 +23,7 @@ void builder_config_env(const struct config *cfg, struct engine *engine, struct 
 	    .registry_username = cfg->registry_username,
 	    .registry_password = cfg->registry_password,
 	    .registry_retry_s = cfg->registry_retry_s,
+	    .packages_base = cfg->packages_base,
 	};
 }
 

@@ -37,6 +37,8 @@ static const struct opt config_opts[] = {
      "TLS directory (ca.pem, cert.pem, key.pem) of tcp:// engines (default $DOCKER_CERT_PATH)"},
     {"registry", "FORJA_REGISTRY", OPT_STR, OFF(registry), "127.0.0.1:5000", 0, 0,
      "registry host:port images are tagged with and pushed to"},
+    {"packages-base", "FORJA_PACKAGES_BASE", OPT_STR, OFF(packages_base), "debian:bookworm-slim", 0,
+     0, "image with apt that package mirrors (type packages) are resolved and indexed in"},
     {"registry-url", "FORJA_REGISTRY_URL", OPT_STR, OFF(registry_url), NULL, 0, 0,
      "registry API base URL (default http://<registry>)"},
     {"registry-username", "FORJA_REGISTRY_USERNAME", OPT_STR, OFF(registry_username), NULL, 0, 0,

@@ -16,6 +16,7 @@ struct config {
 	char *docker_hosts;	/* FORJA_DOCKER_HOSTS, the pool form (pool_spec_parse), or NULL */
 	char *docker_cert_path; /* default TLS directory of tcp:// engines, or NULL */
 	char *registry;		/* host:port images are tagged and pushed to */
+	char *packages_base;	/* FROM of the stage that builds package mirrors */
 	char *registry_url;	/* base URL of the registry API; default http://<registry> */
 	char *registry_username;
 	char *registry_password;

@@ -45,6 +45,9 @@ struct context {
 	struct part *parts;
 	size_t nparts;
 	struct dynbuf skipped; /* NUL-separated directories the walk left out */
+	struct dynbuf *files;  /* a context_open_files() context: only these are sent */
+	char **file_names;
+	size_t nfiles;
 	struct context_stats stats;
 	bool reader_gone; /* the reader stopped early: its own error says why */
 	int rc;
@@ -493,9 +496,11 @@ static void *write_context(void *ud)
 	if (!rc && (archive_write_set_format_pax_restricted(w) != ARCHIVE_OK ||
 		    archive_write_open(w, c, NULL, send_block, NULL) != ARCHIVE_OK))
 		rc = FORJA_EIO;
-	if (!rc)
+	for (size_t i = 0; !rc && i < c->nfiles; i++)
+		rc = write_file(c, w, c->file_names[i], &c->files[i]);
+	if (!rc && !c->nfiles)
 		rc = write_file(c, w, ".dockerignore", &c->ignore_text);
-	if (!rc)
+	if (!rc && !c->nfiles)
 		rc = write_file(c, w, CONTEXT_DOCKERFILE, &c->forja_file);
 	for (size_t i = 0; !rc && i < c->nparts; i++)
 		rc = write_part(c, &c->parts[i], w);
@@ -526,6 +531,12 @@ static void context_free(struct context *c)
 		free(c->parts[i].prefix);
 	}
 	free(c->parts);
+	for (size_t i = 0; i < c->nfiles; i++) {
+		dynbuf_free(&c->files[i]);
+		free(c->file_names[i]);
+	}
+	free(c->files);
+	free(c->file_names);
 	dockerignore_free(c->ignore);
 	dynbuf_free(&c->ignore_text);
 	dynbuf_free(&c->forja_file);
@@ -587,6 +598,66 @@ out:
 					    : "cannot open a socket for the context");
 	if (rc)
 		context_free(c);
+	return rc;
+}
+
+/* The socket pair and the writer thread, once C holds what it sends. */
+static int start_writer(struct context *c)
+{
+	int fds[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds))
+		return FORJA_EIO;
+	c->rfd = fds[0];
+	c->wfd = fds[1];
+	if (pthread_create(&c->writer, NULL, write_context, c))
+		return FORJA_ENOMEM;
+	c->started = true;
+	return 0;
+}
+
+int context_open_files(const struct context_file *files, size_t n, const struct task_abort *ab,
+		       struct context **out, char *err, size_t errlen)
+{
+	struct context *c = calloc(1, sizeof(*c));
+	int rc = 0;
+
+	*out = NULL;
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return FORJA_ENOMEM;
+	}
+	c->rfd = c->wfd = -1;
+	c->ab = ab;
+	dynbuf_init(&c->ignore_text, 1);
+	dynbuf_init(&c->forja_file, 1);
+	dynbuf_init(&c->skipped, 1);
+	c->files = calloc(n ? n : 1, sizeof(*c->files));
+	c->file_names = calloc(n ? n : 1, sizeof(*c->file_names));
+	if (!c->files || !c->file_names || !n) {
+		rc = n ? FORJA_ENOMEM : FORJA_EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dynbuf_init(&c->files[i], files[i].len + 1);
+		c->nfiles++;
+		c->file_names[i] = strdup(files[i].name);
+		if (!c->file_names[i] || dynbuf_add(&c->files[i], files[i].text, files[i].len)) {
+			rc = FORJA_ENOMEM;
+			goto out;
+		}
+	}
+	rc = start_writer(c);
+	if (!rc)
+		*out = c;
+out:
+	if (rc) {
+		snprintf(err, errlen, "%s",
+			 rc == FORJA_ENOMEM   ? "out of memory"
+			 : rc == FORJA_EINVAL ? "no files for the context"
+					      : "cannot open a socket for the context");
+		context_free(c);
+	}
 	return rc;
 }
 

@@ -50,6 +50,21 @@ struct context;
 int context_open(const struct context_params *p, const struct task_log *log,
 		 const struct task_abort *ab, struct context **out, char *err, size_t errlen);
 
+/* One file of a context Forja writes itself. */
+struct context_file {
+	const char *name; /* path inside the context */
+	const char *text; /* its content */
+	size_t len;
+};
+
+/*
+ * A context made only of FILES (copied: the caller keeps its own), for builds whose Dockerfile
+ * Forja writes (package mirrors): nothing of the user's repository is sent. The engine is given
+ * CONTEXT_DOCKERFILE, so FILES should hold it. *OUT owned by the caller: context_finish().
+ */
+int context_open_files(const struct context_file *files, size_t n, const struct task_abort *ab,
+		       struct context **out, char *err, size_t errlen);
+
 /* The read end of the tar stream (borrowed; EOF when the whole context was written). */
 int context_fd(const struct context *c);
 

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "builder.h"
 #include "deadline.h"
+#include "dynbuf.h"
 #include "errors.h"
 
 void manifest_images_free(struct manifest_image *imgs, size_t n)
@@ -30,6 +32,73 @@ void manifest_images_free(struct manifest_image *imgs, size_t n)
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+/* A packages entry's list, into build_args as builder.h says (PACKAGES or PACKAGES_FILE). Each
+ * package is checked here, so that the 422 names the one that is wrong. */
+static void packages_read(json_t *e, const char *field, struct manifest_image *img, json_t *errors)
+{
+	json_t *list = json_object_get(e, "packages");
+	json_t *file = json_object_get(e, "packages_file");
+	json_t *args = NULL;
+	struct dynbuf joined;
+	size_t i, len = 0;
+	json_t *v;
+
+	if (json_object_get(e, "build_args")) {
+		webhook_add_error(errors, field, "%s: build_args is not used by a packages entry",
+				  field);
+		return;
+	}
+	if (!list == !file) {
+		webhook_add_error(errors, field,
+				  "%s: a packages entry needs either packages (a list) or "
+				  "packages_file",
+				  field);
+		return;
+	}
+	if (file) {
+		if (!json_is_string(file) || !*json_string_value(file))
+			webhook_add_error(errors, field, "%s: packages_file is not a file name",
+					  field);
+		else
+			img->build_args = json_pack("{s:O}", BUILDER_PACKAGES_FILE_ARG, file);
+		return;
+	}
+	if (!json_is_array(list)) {
+		webhook_add_error(errors, field, "%s: packages is not a list of packages", field);
+		return;
+	}
+	if (!json_array_size(list)) {
+		webhook_add_error(errors, field, "%s: packages lists no packages", field);
+		return;
+	}
+	json_array_foreach(list, i, v)
+	{
+		const char *p = json_string_value(v);
+
+		if (!p || !builder_package_valid(p, strlen(p))) {
+			webhook_add_error(
+			    errors, field,
+			    "%s: packages[%zu] \"%.100s\" is not a Debian package "
+			    "name[=version] ([a-z0-9][a-z0-9+.-]+, then =[A-Za-z0-9.+~:-]+)",
+			    field, i, p ? p : "(not a string)");
+			return;
+		}
+		len += strlen(p) + 1;
+	}
+	dynbuf_init(&joined, len + 1);
+	json_array_foreach(list, i, v)
+	{
+		if (dynbuf_addf(&joined, "%s%s", i ? " " : "", json_string_value(v)))
+			break;
+	}
+	args = joined.failed ? NULL : json_object();
+	if (args &&
+	    !json_object_set_new(args, BUILDER_PACKAGES_ARG, json_string(dynbuf_str(&joined))))
+		img->build_args = json_incref(args);
+	json_decref(args);
+	dynbuf_free(&joined);
 }
 
 /* Copies one entry's fields, noting problems of shape (not of value: builder_validate does). */
@@ -71,6 +140,12 @@ static void entry_read(json_t *e, size_t idx, struct manifest_image *img, json_t
 			webhook_add_error(errors, field,
 					  "%s: build_args is not an object of strings", field);
 	}
+	if (vals[2] && !strcasecmp(vals[2], "packages"))
+		packages_read(e, field, img, errors);
+	else if (json_object_get(e, "packages") || json_object_get(e, "packages_file"))
+		webhook_add_error(
+		    errors, field,
+		    "%s: packages and packages_file belong to entries of type packages", field);
 	img->service = dup_or_null(vals[0]);
 	img->version = dup_or_null(vals[1]);
 	img->type = strdup(vals[2] ? vals[2] : "docker");
@@ -172,6 +247,10 @@ static int context_resolve(const struct manifest_plan_opts *o, const struct webh
 	size_t blen = 0;
 	if (img->context || !img->service)
 		return 0;
+	if (!strcasecmp(img->type, "packages")) {
+		img->context = strdup(""); /* Forja writes its context */
+		return img->context ? 0 : FORJA_ENOMEM;
+	}
 	/* Only names that cannot change the API path are probed; validation reports the rest. */
 	if (!builder_service_valid(img->service) ||
 	    (img->dockerfile && (strstr(img->dockerfile, "..") || img->dockerfile[0] == '/')))

@@ -204,6 +204,42 @@ START_TEST(test_urls_and_refs)
 }
 END_TEST
 
+START_TEST(test_packages_grammar)
+{
+	static const char *const good[] = {"nginx",	   "g++", "libc6", "curl=7.88.1-10+deb12u8",
+					   "x1=1:2.0~rc1", NULL};
+	static const char *const bad[] = {"a",	    "Nginx",  "-x",	   "nginx;id",
+					  "a b",    "nginx=", "nginx=1 2", "$(id)",
+					  "a=`id`", "=1",     NULL};
+	for (size_t i = 0; good[i]; i++)
+		ck_assert_msg(builder_package_valid(good[i], strlen(good[i])), "%s", good[i]);
+	for (size_t i = 0; bad[i]; i++)
+		ck_assert_msg(!builder_package_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+
+	struct build_spec s = good_spec();
+	s.type = "PACKAGES";
+	s.dockerfile = NULL;
+	json_t *args = json_pack("{s:s}", "PACKAGES", "nginx curl=7.88.1-10+deb12u8");
+	json_t *errors = json_array();
+	s.build_args = args;
+	ck_assert_int_eq(builder_validate(&s, errors), 0);
+	json_object_set_new(args, "PACKAGES", json_string("nginx;id"));
+	ck_assert_int_eq(builder_validate(&s, errors), FORJA_EINVAL);
+	ck_assert_ptr_nonnull(problem_for(errors, "packages"));
+	json_array_clear(errors);
+	json_object_set_new(args, "PACKAGES", json_string("  "));
+	ck_assert_int_eq(builder_validate(&s, errors), FORJA_EINVAL);
+	ck_assert_str_eq(problem_for(errors, "packages"), "lists no packages");
+	json_array_clear(errors);
+	json_object_del(args, "PACKAGES");
+	json_object_set_new(args, "PACKAGES_FILE", json_string("../etc/passwd"));
+	ck_assert_int_eq(builder_validate(&s, errors), FORJA_EINVAL);
+	ck_assert_ptr_nonnull(problem_for(errors, "packages_file"));
+	json_decref(args);
+	json_decref(errors);
+}
+END_TEST
+
 START_TEST(test_ami_is_unsupported)
 {
 	struct build_spec s = good_spec();
@@ -325,6 +361,7 @@ static Suite *builder_suite(void)
 	tcase_add_test(tc, test_paths);
 	tcase_add_test(tc, test_urls_and_refs);
 	tcase_add_test(tc, test_ami_is_unsupported);
+	tcase_add_test(tc, test_packages_grammar);
 	tcase_add_test(tc, test_run_refuses_before_engine);
 	tcase_add_test(tc, test_image_ref_and_sha);
 	tcase_add_test(tc, test_registry_auth_is_padded_base64url);

@@ -96,6 +96,35 @@ START_TEST(manifest_problems)
 END_TEST
 
 /* The whole planning step against the stand-in: contents, context probe, validation. */
+/* A packages entry's list lands in build_args, checked package by package. */
+START_TEST(manifest_packages)
+{
+	struct manifest_image *imgs;
+	size_t n;
+	parse_ok("[{\"service_name\": \"mirror\", \"version\": \"1\", \"type\": \"Packages\","
+		 " \"packages\": [\"nginx\", \"curl=7.88.1-10+deb12u8\"]},"
+		 " {\"service_name\": \"m2\", \"version\": \"1\", \"type\": \"packages\","
+		 " \"packages_file\": \"mirror/packages.txt\"}]",
+		 2, &imgs, &n);
+	ck_assert_str_eq(json_string_value(json_object_get(imgs[0].build_args, "PACKAGES")),
+			 "nginx curl=7.88.1-10+deb12u8");
+	ck_assert_str_eq(json_string_value(json_object_get(imgs[1].build_args, "PACKAGES_FILE")),
+			 "mirror/packages.txt");
+	manifest_images_free(imgs, n);
+
+	parse_bad("{\"service_name\": \"m\", \"version\": \"1\", \"type\": \"packages\","
+		  " \"packages\": []}",
+		  "entry 1: packages lists no packages");
+	parse_bad("{\"service_name\": \"m\", \"version\": \"1\", \"type\": \"packages\"}",
+		  "needs either packages");
+	parse_bad("{\"service_name\": \"m\", \"version\": \"1\", \"type\": \"packages\","
+		  " \"packages\": [\"ok\", \"x$(id)\"]}",
+		  "packages[1] \\\"x$(id)\\\" is not a Debian package");
+	parse_bad("{\"service_name\": \"m\", \"version\": \"1\", \"packages\": [\"nginx\"]}",
+		  "belong to entries of type packages");
+}
+END_TEST
+
 START_TEST(plan_builds_with_standin)
 {
 	struct github_standin *s = github_standin_start();
@@ -219,6 +248,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, manifest_forms);
 	tcase_add_test(tc, manifest_problems);
+	tcase_add_test(tc, manifest_packages);
 	tcase_add_test(tc, plan_builds_with_standin);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

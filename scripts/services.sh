@@ -200,6 +200,18 @@ build_base_image() {
   echo "export FORJA_TEST_BASE_IMAGE=forja-test-base:1" >> "$STATE/env"
 }
 
+# A Debian base with apt for package-mirror builds: debian:bookworm-slim, made from Debian's
+# packages by the deployment test's script when it is not there (then cached).
+build_debian_image() {
+  local t0; t0=$(ms_now)
+  if "$(dirname "$0")/../tests/deploy/base_image.sh" debian:bookworm-slim >"$STATE/debian-image.log" 2>&1; then
+    echo "export FORJA_TEST_DEBIAN_IMAGE=debian:bookworm-slim" >> "$STATE/env"
+    echo "debian image: debian:bookworm-slim ready in $(( $(ms_now) - t0 )) ms"
+  else
+    echo "debian image: cannot make debian:bookworm-slim (see $STATE/debian-image.log); mirror tests will say so"
+  fi
+}
+
 # --- extra engines for the engine pool -----------------------------------------------------
 # Engine 2 listens on a unix socket, engine 3 on tcp://127.0.0.1:PORT with --tlsverify. Each has
 # its own data-root and exec-root (so its own containerd) and leaves the host's networking as it
@@ -421,6 +433,7 @@ case "$cmd" in
     start_http_git
     start_ssh_git
     build_base_image
+    build_debian_image
     finish_extra_engines
     ;;
   stop)

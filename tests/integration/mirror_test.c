@@ -34,13 +34,16 @@ struct ctx {
 
 static void start(struct ctx *c)
 {
-	char api[128];
+	char api[128], base_flag[160];
 	memset(c, 0, sizeof(*c));
 	testenv_need("FORJA_TEST_REGISTRY");
+	/* made by scripts/services.sh from Debian's packages when Docker Hub is out of reach */
+	snprintf(base_flag, sizeof(base_flag), "--packages-base=%s",
+		 testenv_need("FORJA_TEST_DEBIAN_IMAGE"));
 	c->gh = github_standin_start();
 	snprintf(api, sizeof(api), "--github-api-url=%s", github_standin_url(c->gh));
 	const char *const args[] = {api, "--allow-unsigned-webhooks", "--github-token=ghs_e2e",
-				    "--packages-base=debian:bookworm-slim", NULL};
+				    base_flag, NULL};
 	testenv_start(&c->t, args);
 	testgit_unique("mirror", c->name, sizeof(c->name));
 	snprintf(c->full_name, sizeof(c->full_name), OWNER "%s", c->name);
@@ -160,9 +163,10 @@ START_TEST(mirror_serves_its_list_only)
 				   box,	     "--network", net,	"--network-alias",
 				   "mirror", image,	  NULL};
 	int rc = docker(run, out, sizeof(out));
-	const char *const client[] = {
-	    "docker", "run", "--rm",	    "--network", net, "debian:bookworm-slim",
-	    "sh",     "-c",  client_script, NULL};
+	const char *const client[] = {"docker",	   "run", "--rm",
+				      "--network", net,	  testenv_need("FORJA_TEST_DEBIAN_IMAGE"),
+				      "sh",	   "-c",  client_script,
+				      NULL};
 	int crc = rc ? -1 : docker(client, out, sizeof(out));
 	const char *const rm[] = {"docker", "rm", "-f", box, NULL};
 	const char *const rmnet[] = {"docker", "network", "rm", net, NULL};

@@ -473,7 +473,9 @@ static int build_image(const struct builder_env *env, const struct build_spec *s
  * The mirror's Dockerfile. The first stage resolves the list against an empty dpkg status, so
  * apt downloads the whole dependency closure (nothing counts as installed), and indexes it with
  * apt-ftparchive; the final stage is only a static busybox serving the flat repository.
- * The list is validated (builder_package_valid), so $(cat ...) only splits words.
+ * The list is validated (builder_package_valid), so $(cat ...) only splits words. Each build
+ * passes its own FORJA_RESOLVED_AT, so the list is resolved against the archive as it is now
+ * (security updates) and never comes from the engine's layer cache.
  */
 static const char mirror_dockerfile[] =
     "FROM %s AS fetch\n"
@@ -481,7 +483,9 @@ static const char mirror_dockerfile[] =
     "RUN apt-get update -q && apt-get install -y -q --no-install-recommends apt-utils "
     "busybox-static && rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*\n"
     "COPY packages.txt /forja/packages.txt\n"
-    "RUN set -e; apt-get update -q; mkdir -p /forja/status /srv/repo/pool/partial; "
+    "ARG FORJA_RESOLVED_AT\n"
+    "RUN set -e; echo \"resolving at $FORJA_RESOLVED_AT\"; apt-get update -q; mkdir -p "
+    "/forja/status /srv/repo/pool/partial; "
     ": > /forja/status/empty; "
     "apt-get install --download-only -y -q --no-install-recommends "
     "-o Dir::State::status=/forja/status/empty -o Dir::Cache::archives=/srv/repo/pool "
@@ -654,10 +658,14 @@ static int build_mirror(const struct builder_env *env, const struct build_spec *
 		goto out;
 	struct apt_watch watch = {.log = log};
 	struct task_log wlog = {apt_watch_write, &watch};
+	char at[48];
+	snprintf(at, sizeof(at), "%s.%09ld", created, (long)ts.tv_nsec);
+	json_t *args = json_pack("{s:s}", "FORJA_RESOLVED_AT", at);
 	struct engine_build_params p = {
 	    .context_fd = context_fd(ctx),
 	    .tag = res->image,
 	    .dockerfile = CONTEXT_DOCKERFILE,
+	    .build_args = args,
 	};
 	task_say(
 	    log, "building package mirror %s from %s at %s with %s", res->image, spec->git_url, sha,
@@ -665,6 +673,7 @@ static int build_mirror(const struct builder_env *env, const struct build_spec *
 	for (const char *l = list.buf; *l; l += strcspn(l, "\n") + 1)
 		task_say(log, "package %.*s", (int)strcspn(l, "\n"), l);
 	rc = engine_build(env->engine, &p, &wlog, ab, image_id, err, sizeof(err));
+	json_decref(args);
 	crc = context_finish(ctx, NULL, res->error, sizeof(res->error));
 	if (crc) {
 		rc = crc;

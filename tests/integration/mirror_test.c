@@ -16,8 +16,11 @@
 #include "testenv.h"
 #include "testgit.h"
 #include "testhook.h"
+#include "webhook.h"
 
-#define OWNER "octo-org/"
+#define OWNER  "octo-org/"
+#define SECRET "mirror-webhook-secret"
+
 /* In bookworm since its release and not updated since: a pin that stays satisfiable. */
 #define PINNED "hello=2.10-3"
 
@@ -42,7 +45,7 @@ static void start(struct ctx *c)
 		 testenv_need("FORJA_TEST_DEBIAN_IMAGE"));
 	c->gh = github_standin_start();
 	snprintf(api, sizeof(api), "--github-api-url=%s", github_standin_url(c->gh));
-	const char *const args[] = {api, "--allow-unsigned-webhooks", "--github-token=ghs_e2e",
+	const char *const args[] = {api, "--webhook-secret=" SECRET, "--github-token=ghs_e2e",
 				    base_flag, NULL};
 	testenv_start(&c->t, args);
 	testgit_unique("mirror", c->name, sizeof(c->name));
@@ -100,7 +103,7 @@ static int docker(const char *const *argv, char *out, size_t outlen)
 static json_t *deliver(struct ctx *c, const char *delivery)
 {
 	struct testhook_repo r = {c->clone_url, c->full_name, c->name, c->sha, NULL};
-	return testhook_deliver_merge(c->t.base_url, &r, delivery);
+	return testhook_deliver_signed(c->t.base_url, &r, delivery, SECRET);
 }
 
 static char *build_log(struct ctx *c, int64_t id)
@@ -237,8 +240,11 @@ START_TEST(empty_list_is_refused_at_the_webhook)
 			    json_string(c.sha));
 	char *body = json_dumps(p, 0);
 	json_decref(p);
+	char sig[80], h_sig[120];
+	ck_assert_int_eq(webhook_signature_make(SECRET, body, strlen(body), sig, sizeof(sig)), 0);
+	snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
 	const char *headers[] = {"Content-Type: application/json", "X-GitHub-Event: pull_request",
-				 "X-GitHub-Delivery: mirror-empty", NULL};
+				 "X-GitHub-Delivery: mirror-empty", h_sig, NULL};
 	snprintf(url, sizeof(url), "%s/ciserver/updates", c.t.base_url);
 	ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &r), 0);
 	free(body);

@@ -215,11 +215,34 @@ START_TEST(unknown_package_fails_with_apts_words)
 }
 END_TEST
 
-/* An empty list never reaches the queue: 422 naming the entry. */
+/* Delivers a merged PR of C's current commit as DELIVERY, signed; the answer into R. */
+static void post_raw(struct ctx *c, const char *delivery, struct http_resp *r)
+{
+	char url[256], sig[80], h_sig[120], h_del[128];
+	json_t *p = testhook_fixture("pull_request_merged.json");
+	json_t *repo = json_object_get(p, "repository");
+	json_object_set_new(repo, "clone_url", json_string(c->clone_url));
+	json_object_set_new(repo, "full_name", json_string(c->full_name));
+	json_object_set_new(repo, "name", json_string(c->name));
+	json_object_del(repo, "ssh_url");
+	json_object_set_new(json_object_get(p, "pull_request"), "merge_commit_sha",
+			    json_string(c->sha));
+	char *body = json_dumps(p, 0);
+	json_decref(p);
+	ck_assert_int_eq(webhook_signature_make(SECRET, body, strlen(body), sig, sizeof(sig)), 0);
+	snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
+	snprintf(h_del, sizeof(h_del), "X-GitHub-Delivery: %s", delivery);
+	const char *headers[] = {"Content-Type: application/json", "X-GitHub-Event: pull_request",
+				 h_del, h_sig, NULL};
+	snprintf(url, sizeof(url), "%s/ciserver/updates", c->t.base_url);
+	ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), r), 0);
+	free(body);
+}
+
+/* An empty or malformed list never reaches the queue: 422 naming the entry. */
 START_TEST(empty_list_is_refused_at_the_webhook)
 {
 	struct ctx c;
-	char url[256];
 	struct http_resp r;
 	start(&c);
 	const char *const files[] = {
@@ -230,27 +253,28 @@ START_TEST(empty_list_is_refused_at_the_webhook)
 	    " \"type\": \"packages\", \"packages\": [\"nginx; rm -rf /\"]}]\n",
 	    NULL};
 	commit(&c, files);
-	json_t *p = testhook_fixture("pull_request_merged.json");
-	json_t *repo = json_object_get(p, "repository");
-	json_object_set_new(repo, "clone_url", json_string(c.clone_url));
-	json_object_set_new(repo, "full_name", json_string(c.full_name));
-	json_object_set_new(repo, "name", json_string(c.name));
-	json_object_del(repo, "ssh_url");
-	json_object_set_new(json_object_get(p, "pull_request"), "merge_commit_sha",
-			    json_string(c.sha));
-	char *body = json_dumps(p, 0);
-	json_decref(p);
-	char sig[80], h_sig[120];
-	ck_assert_int_eq(webhook_signature_make(SECRET, body, strlen(body), sig, sizeof(sig)), 0);
-	snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
-	const char *headers[] = {"Content-Type: application/json", "X-GitHub-Event: pull_request",
-				 "X-GitHub-Delivery: mirror-empty", h_sig, NULL};
-	snprintf(url, sizeof(url), "%s/ciserver/updates", c.t.base_url);
-	ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &r), 0);
-	free(body);
+	post_raw(&c, "mirror-empty", &r);
 	ck_assert_int_eq(r.status, 422);
 	ck_assert_msg(strstr(r.body, "entry 1: packages lists no packages"), "%s", r.body);
 	ck_assert_msg(strstr(r.body, "entry 2: packages[0]"), "%s", r.body);
+	http_resp_free(&r);
+
+	/* a packages_file is read at the merge commit and checked before anything is queued */
+	const char *const files2[] = {
+	    "images.json",
+	    "[{\"service_name\": \"m3\", \"version\": \"1\","
+	    " \"type\": \"packages\", \"packages_file\": \"mirror/packages.txt\"},"
+	    " {\"service_name\": \"m4\", \"version\": \"1\","
+	    " \"type\": \"packages\", \"packages_file\": \"mirror/none.txt\"}]\n",
+	    "mirror/packages.txt", "# the list\ncurl\nnginx && reboot\n", NULL};
+	commit(&c, files2);
+	post_raw(&c, "mirror-bad-file", &r);
+	ck_assert_int_eq(r.status, 422);
+	ck_assert_msg(strstr(r.body, "entry 1: packages_file mirror/packages.txt line 3: \\\"nginx "
+				     "&& reboot\\\" is not a Debian package"),
+		      "%s", r.body);
+	ck_assert_msg(strstr(r.body, "entry 2: packages_file mirror/none.txt not found"), "%s",
+		      r.body);
 	http_resp_free(&r);
 	stop(&c);
 }

@@ -79,6 +79,8 @@ async function api(path, opts) {
     if (tok) o.headers.Authorization = "Bearer " + tok;
     const r = await fetch(path, o);
     if (r.status !== 401 || o.token !== undefined || tries > 5) return r;
+    /* sent before a token was entered for another request: try again with it, do not ask */
+    if (readToken() && readToken() !== tok) continue;
     await askToken(!!tok);
   }
 }

@@ -129,6 +129,11 @@ static int app_open_queue(struct app *app, const struct config *cfg, char *err, 
 		snprintf(err, errlen, "cannot set up build events: %s", errors_text(rc));
 		return rc;
 	}
+	rc = badge_cache_new(&app->badges);
+	if (rc) {
+		snprintf(err, errlen, "cannot set up the badge cache: %s", errors_text(rc));
+		return rc;
+	}
 	evo.ud = app->events;
 	rc = queue_observe(app->queue, &gh);
 	if (!rc)
@@ -191,6 +196,7 @@ void app_close(struct app *app)
 	/* after the queue: workers report to these until they stop */
 	github_free(app->github);
 	events_free(app->events);
+	badge_cache_free(app->badges);
 	build_logs_close(app->logs);
 	store_close(app->store);
 	metrics_free(app->metrics);

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 
+#include "../src/badge.h"
 #include "../src/build_logs.h"
 #include "../src/queue.h"
 #include "../src/builder.h"
@@ -41,6 +42,7 @@ struct app {
 	struct metrics *metrics;
 	struct events *events;
 	struct retention *retention;
+	struct badge_cache *badges;
 	struct builder_env env;
 	struct conns *conns; /* borrowed from the running server; NULL without one */
 	atomic_int stopping; /* set at shutdown: long-lived responses end */

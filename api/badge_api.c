@@ -1,4 +1,5 @@
-/* GET /badge: one indexed lookup of the latest build, a render, a content hash for the ETag. */
+/* GET /badge: the latest build's badge with a content-derived ETag, cached per history
+ * generation (one indexed lookup, a render and a hash when the history changed). */
 #include "badge_api.h"
 
 #include <inttypes.h>
@@ -47,25 +48,42 @@ static bool etag_matches(const char *header, const char *etag)
 	return false;
 }
 
-int badge_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+/* The badge and its ETag: from the cache while the history has not changed since it was kept,
+ * else read and rendered (and kept). NULL *SVG on ENOMEM. */
+static void badge_lookup(struct app *app, const char *service, const char *branch,
+			 const char *label, char **svg, size_t *len, char etag[BADGE_ETAG_MAX])
 {
-	const char *service = query_param(req, "service");
-	const char *branch = query_param(req, "branch");
-	const char *label = query_param(req, "label");
+	/* taken before the read: a change during it only makes the entry older than it is */
+	uint64_t gen = store_generation(app->store);
+	if (badge_cache_get(app->badges, gen, service, branch, label, svg, len, etag) == 0)
+		return;
 	struct build *b = NULL;
 	int rc = store_build_latest(app->store, service, branch, &b);
 	if (rc != 0 && rc != FORJA_ENOTFOUND) {
 		/* The badge still answers: a README image must never break. */
 		log_error("badge lookup failed: %s", errors_text(rc));
 	}
-	char *svg = badge_render_build(rc == 0 ? b : NULL, label);
+	*svg = badge_render_build(rc == 0 ? b : NULL, label);
 	build_free(b);
+	if (!*svg)
+		return;
+	*len = strlen(*svg);
+	snprintf(etag, BADGE_ETAG_MAX, "\"%016" PRIx64 "\"", badge_hash(*svg, *len));
+	/* a failed read is not kept: the next request tries the history again */
+	if (rc == 0 || rc == FORJA_ENOTFOUND)
+		badge_cache_put(app->badges, gen, service, branch, label, *svg, *len, etag);
+}
+
+int badge_api_get(const struct _u_request *req, struct _u_response *resp, struct app *app)
+{
+	const char *label = query_param(req, "label");
+	char *svg = NULL, etag[BADGE_ETAG_MAX];
+	size_t len = 0;
+	badge_lookup(app, query_param(req, "service"), query_param(req, "branch"), label, &svg,
+		     &len, etag);
 	if (!svg)
 		return problem_send(resp, 500, "out of memory rendering the badge");
 
-	size_t len = strlen(svg);
-	char etag[24];
-	snprintf(etag, sizeof(etag), "\"%016" PRIx64 "\"", badge_hash(svg, len));
 	const char *inm = u_map_get_case(req->map_header, "If-None-Match");
 	if (inm && etag_matches(inm, etag)) {
 		ulfius_set_empty_body_response(resp, 304);

@@ -1,12 +1,14 @@
 /* Badge rendering: text sanitising (UTF-8, control characters), Verdana widths, the flat SVG. */
 #include "badge.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dynbuf.h"
+#include "errors.h"
 
 /* Longest text kept on a badge, in code points: a badge is a one-liner. */
 #define BADGE_MAX_CHARS 256
@@ -346,4 +348,125 @@ uint64_t badge_hash(const void *data, size_t len)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+struct cache_slot {
+	pthread_mutex_t mu;
+	uint64_t generation;
+	char *key; /* NULL: empty */
+	char *svg;
+	size_t len;
+	char etag[BADGE_ETAG_MAX];
+};
+
+struct badge_cache {
+	struct cache_slot slots[BADGE_CACHE_SLOTS];
+};
+
+int badge_cache_new(struct badge_cache **out)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return FORJA_ENOMEM;
+	for (size_t i = 0; i < BADGE_CACHE_SLOTS; i++)
+		pthread_mutex_init(&(*out)->slots[i].mu, NULL);
+	return 0;
+}
+
+void badge_cache_free(struct badge_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < BADGE_CACHE_SLOTS; i++) {
+		pthread_mutex_destroy(&c->slots[i].mu);
+		free(c->slots[i].key);
+		free(c->slots[i].svg);
+	}
+	free(c);
+}
+
+/* One part of a key: its length first, so that no two triples of strings give one key. */
+static void key_part(struct dynbuf *k, const char *s)
+{
+	if (!s) {
+		dynbuf_add_str(k, "-;");
+		return;
+	}
+	add_uint(k, (unsigned)strlen(s));
+	dynbuf_add_str(k, ":");
+	dynbuf_add_str(k, s);
+}
+
+/* The key of a triple, malloc'd, or NULL on ENOMEM. */
+static char *cache_key(const char *service, const char *branch, const char *label)
+{
+	struct dynbuf k;
+	dynbuf_init(&k, BADGE_BUF_MAX);
+	key_part(&k, service);
+	key_part(&k, branch);
+	key_part(&k, label);
+	if (k.failed) {
+		dynbuf_free(&k);
+		return NULL;
+	}
+	return dynbuf_take(&k);
+}
+
+static struct cache_slot *slot_of(struct badge_cache *c, const char *key)
+{
+	return &c->slots[badge_hash(key, strlen(key)) % BADGE_CACHE_SLOTS];
+}
+
+int badge_cache_get(struct badge_cache *c, uint64_t generation, const char *service,
+		    const char *branch, const char *label, char **svg, size_t *len,
+		    char etag[BADGE_ETAG_MAX])
+{
+	*svg = NULL;
+	char *key = cache_key(service, branch, label);
+	if (!key)
+		return FORJA_ENOMEM;
+	struct cache_slot *s = slot_of(c, key);
+	int rc = FORJA_ENOTFOUND;
+	pthread_mutex_lock(&s->mu);
+	if (s->key && s->generation == generation && !strcmp(s->key, key)) {
+		*svg = malloc(s->len + 1);
+		rc = *svg ? 0 : FORJA_ENOMEM;
+		if (*svg) {
+			memcpy(*svg, s->svg, s->len + 1);
+			*len = s->len;
+			memcpy(etag, s->etag, BADGE_ETAG_MAX);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(key);
+	return rc;
+}
+
+void badge_cache_put(struct badge_cache *c, uint64_t generation, const char *service,
+		     const char *branch, const char *label, const char *svg, size_t len,
+		     const char *etag)
+{
+	char *key = cache_key(service, branch, label);
+	char *copy = malloc(len + 1);
+	if (!key || !copy || strlen(etag) >= BADGE_ETAG_MAX)
+		goto out;
+	memcpy(copy, svg, len);
+	copy[len] = '\0';
+	struct cache_slot *s = slot_of(c, key);
+	pthread_mutex_lock(&s->mu);
+	/* an older reading never replaces a newer one */
+	if (!s->key || s->generation <= generation) {
+		char *old_key = s->key, *old_svg = s->svg;
+		s->key = key;
+		s->svg = copy;
+		s->len = len;
+		s->generation = generation;
+		snprintf(s->etag, sizeof(s->etag), "%s", etag);
+		key = old_key;
+		copy = old_svg;
+	}
+	pthread_mutex_unlock(&s->mu);
+out:
+	free(key);
+	free(copy);
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,8 @@ struct conn {
 struct store {
 	struct conn writer;
 	pthread_mutex_t write_mu;
+	/* grows as write_mu is released, so after what it guarded is committed */
+	atomic_uint_fast64_t generation;
 	char *reserve; /* DATA_DIR/space-reserve: room to record builds' ends on a full disk */
 	int full;      /* guarded by write_mu: the reserve is given up, new builds are refused */
 	struct conn readers[STORE_READERS];
@@ -165,6 +168,19 @@ static int db_err(sqlite3 *db, const char *what)
 	if (sqlite3_errcode(db) == SQLITE_FULL || sqlite3_system_errno(db) == ENOSPC)
 		return FORJA_ENOSPC;
 	return FORJA_EDB;
+}
+
+/* Every release of the write lock counts as a change: readers that cache what they read (the
+ * badge) compare generations instead of querying. */
+static void write_unlock(struct store *st)
+{
+	atomic_fetch_add(&st->generation, 1);
+	pthread_mutex_unlock(&st->write_mu);
+}
+
+uint64_t store_generation(struct store *st)
+{
+	return atomic_load(&st->generation);
 }
 
 /*
@@ -319,6 +335,7 @@ int store_open(const char *data_dir, struct store **out)
 	if (!st)
 		return FORJA_ENOMEM;
 	pthread_mutex_init(&st->write_mu, NULL);
+	atomic_init(&st->generation, 0);
 	pthread_mutex_init(&st->pool_mu, NULL);
 	pthread_cond_init(&st->pool_cond, NULL);
 	int rc = conn_open(&st->writer, path, 0);
@@ -573,7 +590,7 @@ int store_build_insert(struct store *st, struct build *b)
 	int rc = room_for_new(st);
 	if (rc == 0)
 		rc = insert_locked(st, b, NULL);
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -628,7 +645,7 @@ rollback:
 	for (size_t i = 0; i < n; i++)
 		builds[i]->id = 0;
 out:
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -803,7 +820,7 @@ int store_build_start(struct store *st, int64_t id, int64_t started_at, int *att
 	int rc = room_for_new(st);
 	if (rc == 0)
 		rc = start_locked(st, id, started_at, attempts);
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -847,7 +864,7 @@ int store_build_finish(struct store *st, int64_t id, enum build_status status, c
 	/* the end of a build is the one write a full disk must not lose */
 	if (rc == FORJA_ENOSPC && reserve_release(st) == 0)
 		rc = finish_locked(st, id, status, digest, error, finished_at);
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -875,7 +892,7 @@ int store_build_set_commit(struct store *st, int64_t id, const char *commit)
 		rc = status_locked(st, id, &cur); /* known: already pinned, nothing to do */
 	}
 out:
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -894,7 +911,7 @@ int store_build_set_engine(struct store *st, int64_t id, const char *engine)
 	rc =
 	    step == SQLITE_DONE ? (changed ? 0 : FORJA_ENOTFOUND) : db_err(st->writer.db, "engine");
 out:
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -947,7 +964,7 @@ int store_prune(struct store *st, const struct store_prune_opts *o, int64_t **id
 		stmt_done(s);
 	}
 out:
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -967,7 +984,7 @@ int store_compact(struct store *st, int pages)
 			rc = db_err(st->writer.db, "incremental vacuum");
 	}
 	sqlite3_finalize(s);
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -988,7 +1005,7 @@ int store_build_next_attempt(struct store *st, int64_t id, int *attempts)
 	}
 	stmt_done(s);
 out:
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -1037,7 +1054,7 @@ int store_build_requeue(struct store *st, int64_t id)
 			rc = FORJA_ECONFLICT;
 	}
 out:
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 
@@ -1111,7 +1128,7 @@ int store_builds_recover(struct store *st, int max_attempts, int64_t **ids, size
 		*n = 0;
 	}
 out:
-	pthread_mutex_unlock(&st->write_mu);
+	write_unlock(st);
 	return rc;
 }
 

@@ -57,6 +57,10 @@ int store_build_get(struct store *st, int64_t id, struct build **out);
 int store_build_list(struct store *st, const struct build_filter *f, struct build ***out,
 		     size_t *n);
 
+/* A count that grows with every change to the history, once it is committed: what was read
+ * while it returned G is still current while it returns G. */
+uint64_t store_generation(struct store *st);
+
 /* Most recent build of SERVICE (NULL = any) on BRANCH (NULL = any), by index, never a scan.
  * FORJA_ENOTFOUND when there is none. *OUT owned by the caller. */
 int store_build_latest(struct store *st, const char *service, const char *branch,

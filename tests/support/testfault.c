@@ -388,16 +388,37 @@ static int http_ok(const char *url, const char *unix_sock)
 	return ok;
 }
 
+/* The last bytes of LOG into BUF: the state directory is swept after the run, so a failure
+ * to start says in the test's own output what the process said. */
+static const char *log_tail(const char *log, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	FILE *f = fopen(log, "r");
+	if (!f)
+		return buf;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long end = ftell(f);
+		long from = end > (long)size - 1 ? end - ((long)size - 1) : 0;
+		if (fseek(f, from, SEEK_SET) == 0)
+			buf[fread(buf, 1, size - 1, f)] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
 /* Milliseconds until URL answers 200 while PID lives; aborts the test after READY_MS. */
 static long wait_ready(const char *what, const char *url, const char *sock, pid_t pid,
 		       const char *log)
 {
+	char tail[1500];
 	long long start = testfault_ms();
 	while (!http_ok(url, sock)) {
-		ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "%s exited at start (see %s)", what,
-			      log);
-		ck_assert_msg(testfault_ms() - start < READY_MS, "%s not ready after %d s (see %s)",
-			      what, READY_MS / 1000, log);
+		ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0,
+			      "%s exited at start; its log ends:\n%s", what,
+			      log_tail(log, tail, sizeof(tail)));
+		ck_assert_msg(testfault_ms() - start < READY_MS,
+			      "%s not ready after %d s; its log ends:\n%s", what, READY_MS / 1000,
+			      log_tail(log, tail, sizeof(tail)));
 		pause_ms(50);
 	}
 	return (long)(testfault_ms() - start);
@@ -465,8 +486,13 @@ void testfault_engine_kill(struct testfault_engine *e)
 	long long end = testfault_ms() + 10000;
 	while (containerd > 0 && alive(containerd) && testfault_ms() < end)
 		pause_ms(20);
-	if (containerd > 0)
+	/* a containerd that outlives the wait would be taken over by the next dockerd */
+	if (containerd > 0 && alive(containerd)) {
+		kill(containerd, SIGKILL);
+		reap(containerd, 5000);
+	} else if (containerd > 0) {
 		waitpid(containerd, NULL, WNOHANG);
+	}
 }
 
 long testfault_engine_restart(struct testfault_engine *e)

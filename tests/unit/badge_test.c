@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "badge.h"
+#include "errors.h"
 #include "xml_check.h"
 
 /* The numeric value of attribute ATTR of the first element NAME (e.g. "<svg"). */
@@ -208,6 +209,73 @@ START_TEST(test_xml_check_can_fail)
 }
 END_TEST
 
+START_TEST(test_cache_hits_only_at_its_generation)
+{
+	struct badge_cache *c = NULL;
+	ck_assert_int_eq(badge_cache_new(&c), 0);
+	char *svg = NULL, etag[BADGE_ETAG_MAX];
+	size_t len = 0;
+	ck_assert_int_eq(badge_cache_get(c, 1, "api", NULL, NULL, &svg, &len, etag),
+			 FORJA_ENOTFOUND);
+	badge_cache_put(c, 1, "api", NULL, NULL, "<svg>a</svg>", 12, "\"e1\"");
+	ck_assert_int_eq(badge_cache_get(c, 1, "api", NULL, NULL, &svg, &len, etag), 0);
+	ck_assert_str_eq(svg, "<svg>a</svg>");
+	ck_assert_uint_eq(len, 12);
+	ck_assert_str_eq(etag, "\"e1\"");
+	free(svg);
+	/* the history changed: the entry is not served any more */
+	ck_assert_int_eq(badge_cache_get(c, 2, "api", NULL, NULL, &svg, &len, etag),
+			 FORJA_ENOTFOUND);
+	ck_assert_ptr_null(svg);
+	/* a reading taken before a newer one never replaces it */
+	badge_cache_put(c, 3, "api", NULL, NULL, "<svg>new</svg>", 14, "\"e3\"");
+	badge_cache_put(c, 2, "api", NULL, NULL, "<svg>old</svg>", 14, "\"e2\"");
+	ck_assert_int_eq(badge_cache_get(c, 3, "api", NULL, NULL, &svg, &len, etag), 0);
+	ck_assert_str_eq(svg, "<svg>new</svg>");
+	free(svg);
+	badge_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_cache_keys_are_distinct)
+{
+	struct badge_cache *c = NULL;
+	ck_assert_int_eq(badge_cache_new(&c), 0);
+	char *svg = NULL, etag[BADGE_ETAG_MAX];
+	size_t len = 0;
+	badge_cache_put(c, 1, "a", "b", NULL, "<svg>ab</svg>", 13, "\"x\"");
+	/* the same characters split differently, or a parameter moved, are other badges */
+	ck_assert_int_eq(badge_cache_get(c, 1, "ab", NULL, NULL, &svg, &len, etag),
+			 FORJA_ENOTFOUND);
+	ck_assert_int_eq(badge_cache_get(c, 1, "a", NULL, "b", &svg, &len, etag), FORJA_ENOTFOUND);
+	ck_assert_int_eq(badge_cache_get(c, 1, "a", "b", "", &svg, &len, etag), FORJA_ENOTFOUND);
+	ck_assert_int_eq(badge_cache_get(c, 1, NULL, "b", NULL, &svg, &len, etag), FORJA_ENOTFOUND);
+	ck_assert_int_eq(badge_cache_get(c, 1, "a", "b", NULL, &svg, &len, etag), 0);
+	free(svg);
+	/* more keys than slots: each answer is its own or none, never another key's */
+	for (int i = 0; i < 4 * BADGE_CACHE_SLOTS; i++) {
+		char service[16], body[32];
+		snprintf(service, sizeof(service), "s%d", i);
+		snprintf(body, sizeof(body), "<svg>%d</svg>", i);
+		badge_cache_put(c, 1, service, NULL, NULL, body, strlen(body), "\"y\"");
+	}
+	int hits = 0;
+	for (int i = 0; i < 4 * BADGE_CACHE_SLOTS; i++) {
+		char service[16], body[32];
+		snprintf(service, sizeof(service), "s%d", i);
+		snprintf(body, sizeof(body), "<svg>%d</svg>", i);
+		if (badge_cache_get(c, 1, service, NULL, NULL, &svg, &len, etag) == 0) {
+			ck_assert_str_eq(svg, body);
+			free(svg);
+			hits++;
+		}
+	}
+	ck_assert_int_gt(hits, 0);
+	ck_assert_int_le(hits, BADGE_CACHE_SLOTS);
+	badge_cache_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("badge");
@@ -223,6 +291,8 @@ int main(void)
 	tcase_add_test(tc, test_long_text_is_bounded);
 	tcase_add_test(tc, test_hash_depends_on_content);
 	tcase_add_test(tc, test_xml_check_can_fail);
+	tcase_add_test(tc, test_cache_hits_only_at_its_generation);
+	tcase_add_test(tc, test_cache_keys_are_distinct);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -227,6 +227,23 @@ START_TEST(latest_by_service_and_branch)
 }
 END_TEST
 
+START_TEST(generation_grows_with_changes_only)
+{
+	struct store *st = open_fresh();
+	struct build *b = NULL;
+	uint64_t g0 = store_generation(st);
+	int64_t id = insert(st, "a", "1", "main", NULL);
+	uint64_t g1 = store_generation(st);
+	ck_assert_uint_gt(g1, g0);
+	ck_assert_int_eq(store_build_latest(st, "a", NULL, &b), 0);
+	build_free(b);
+	ck_assert_uint_eq(store_generation(st), g1);
+	ck_assert_int_eq(store_build_start(st, id, 1000, NULL), 0);
+	ck_assert_uint_gt(store_generation(st), g1);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(recover_requeues_and_gives_up)
 {
 	struct store *st = open_fresh();
@@ -464,6 +481,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, start_finish_transitions);
 	tcase_add_test(tc, list_filters_and_pages);
 	tcase_add_test(tc, latest_by_service_and_branch);
+	tcase_add_test(tc, generation_grows_with_changes_only);
 	tcase_add_test(tc, recover_requeues_and_gives_up);
 	tcase_add_test(tc, engine_attempts_and_requeue);
 	tcase_add_test(tc, delivery_conflict_writes_nothing);

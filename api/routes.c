@@ -69,6 +69,7 @@ struct route {
 	json_t *params; /* borrowed from doc: path-level then operation-level parameters */
 	enum route_access access;
 	bool webhook_body;
+	size_t path_index; /* its entry in routes.paths */
 	struct app *app;
 };
 
@@ -85,6 +86,7 @@ struct routes {
 	size_t n;
 	struct route_path paths[ROUTES_MAX];
 	size_t npaths;
+	struct app *app; /* set at registration */
 };
 
 static const char *const routes_methods[] = {"get",   "put",  "post",	"delete",
@@ -239,6 +241,7 @@ static int routes_add_path(struct routes *r, const char *path, json_t *item,
 		rc = routes_add(r, path, routes_methods[m], item, op, table, err, errlen);
 		if (rc)
 			return rc;
+		r->routes[r->n - 1].path_index = r->npaths - 1;
 		size_t used = strlen(p->allow);
 		char method[8];
 		memcpy(method, r->routes[r->n - 1].method, sizeof(method));
@@ -610,9 +613,9 @@ int routes_check_request(const struct routes *r, const char *operation_id,
 	return FORJA_ENOTFOUND;
 }
 
-static int routes_dispatch(const struct _u_request *req, struct _u_response *resp, void *ud)
+static int routes_dispatch(const struct _u_request *req, struct _u_response *resp,
+			   const struct route *rt)
 {
-	const struct route *rt = ud;
 	double t0 = routes_now();
 	int rc;
 
@@ -626,9 +629,8 @@ static int routes_dispatch(const struct _u_request *req, struct _u_response *res
 }
 
 static int routes_method_not_allowed(const struct _u_request *req, struct _u_response *resp,
-				     void *ud)
+				     const struct route_path *p)
 {
-	const struct route_path *p = ud;
 	double t0 = routes_now();
 	conns_mark_received(p->app->conns, req);
 	u_map_put(resp->map_header, "Allow", p->allow);
@@ -638,9 +640,8 @@ static int routes_method_not_allowed(const struct _u_request *req, struct _u_res
 	return U_CALLBACK_COMPLETE;
 }
 
-static int routes_not_found(const struct _u_request *req, struct _u_response *resp, void *ud)
+static int routes_not_found(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
-	struct app *app = ud;
 	double t0 = routes_now();
 	conns_mark_received(app->conns, req);
 	problem_send(resp, 404,
@@ -650,27 +651,89 @@ static int routes_not_found(const struct _u_request *req, struct _u_response *re
 	return U_CALLBACK_COMPLETE;
 }
 
+/* The next segment of *P ("/a//b": "a", then "b"; empty ones are skipped, as ulfius does):
+ * its start, its length in *LEN; NULL at the end. */
+static const char *routes_segment(const char **p, size_t *len)
+{
+	while (**p == '/')
+		(*p)++;
+	if (!**p)
+		return NULL;
+	const char *start = *p;
+	*len = strcspn(start, "/");
+	*p = start + *len;
+	return start;
+}
+
+/*
+ * Whether URL (a request path) matches FORMAT ("/builds/:id"): the number of parameters it binds,
+ * or -1. With PARAMS, puts each bound parameter there (a value the caller's map copies).
+ */
+static int routes_match(const char *format, const char *url, struct _u_map *params)
+{
+	const char *f = format, *u = url, *fs, *us;
+	size_t flen = 0, ulen = 0;
+	int bound = 0;
+	for (;;) {
+		fs = routes_segment(&f, &flen);
+		us = routes_segment(&u, &ulen);
+		if (!fs || !us)
+			return fs == us ? bound : -1;
+		if (*fs != ':') {
+			if (flen != ulen || memcmp(fs, us, flen))
+				return -1;
+			continue;
+		}
+		bound++;
+		if (!params)
+			continue;
+		char *name = strndup(fs + 1, flen - 1), *value = strndup(us, ulen);
+		int ok = name && value && u_map_put(params, name, value) == U_OK;
+		free(name);
+		free(value);
+		if (!ok)
+			return -1;
+	}
+}
+
+/*
+ * Every request comes here (ulfius's default endpoint, no endpoint registered): one walk of the
+ * document's paths, where ulfius would split every registered URL format per request. The path
+ * that binds the fewest parameters wins, so a literal segment goes before a parameter.
+ */
+static int routes_route(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+	struct routes *r = ud;
+	const struct route_path *best = NULL;
+	int best_bound = INT_MAX;
+	for (size_t i = 0; i < r->npaths; i++) {
+		int bound = routes_match(r->paths[i].ulfius_path, req->url_path, NULL);
+		if (bound >= 0 && bound < best_bound) {
+			best = &r->paths[i];
+			best_bound = bound;
+		}
+	}
+	if (!best)
+		return routes_not_found(req, resp, r->app);
+	/* MHD sends a HEAD answer's headers, Content-Length included, and no body */
+	const char *method = strcasecmp(req->http_verb, "HEAD") ? req->http_verb : "GET";
+	for (size_t i = 0; i < r->n; i++) {
+		struct route *rt = &r->routes[i];
+		if (&r->paths[rt->path_index] != best || strcasecmp(rt->method, method))
+			continue;
+		if (routes_match(best->ulfius_path, req->url_path, req->map_url) < 0)
+			return problem_send(resp, 500, "out of memory reading the request path");
+		return routes_dispatch(req, resp, rt);
+	}
+	return routes_method_not_allowed(req, resp, best);
+}
+
 int routes_register(struct routes *r, struct _u_instance *inst, struct app *app)
 {
-	for (size_t i = 0; i < r->n; i++) {
+	r->app = app;
+	for (size_t i = 0; i < r->n; i++)
 		r->routes[i].app = app;
-		if (ulfius_add_endpoint_by_val(inst, r->routes[i].method, NULL,
-					       r->routes[i].ulfius_path, 0, routes_dispatch,
-					       &r->routes[i]) != U_OK)
-			return FORJA_EINVAL;
-		/* MHD sends a HEAD answer's headers, Content-Length included, and no body */
-		if (!strcmp(r->routes[i].method, "GET") &&
-		    ulfius_add_endpoint_by_val(inst, "HEAD", NULL, r->routes[i].ulfius_path, 0,
-					       routes_dispatch, &r->routes[i]) != U_OK)
-			return FORJA_EINVAL;
-	}
-	for (size_t i = 0; i < r->npaths; i++) {
+	for (size_t i = 0; i < r->npaths; i++)
 		r->paths[i].app = app;
-		if (ulfius_add_endpoint_by_val(inst, "*", NULL, r->paths[i].ulfius_path, 1,
-					       routes_method_not_allowed, &r->paths[i]) != U_OK)
-			return FORJA_EINVAL;
-	}
-	if (ulfius_set_default_endpoint(inst, routes_not_found, app) != U_OK)
-		return FORJA_EINVAL;
-	return 0;
+	return ulfius_set_default_endpoint(inst, routes_route, r) == U_OK ? 0 : FORJA_EINVAL;
 }

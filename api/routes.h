@@ -30,7 +30,9 @@ extern const struct route_handler routes_table[];
  */
 int routes_build(const char *doc, size_t len, const struct route_handler *table,
 		 struct routes **out, char *err, size_t errlen);
-/* Registers every route, the 405 catch-alls and the 404 default on INST for APP. */
+/* Binds R on INST for APP: every request goes through one matcher of the document's paths (no
+ * per-route ulfius endpoint); 404 for an unknown path, 405 with Allow for a known path's other
+ * methods. R must outlive INST's framework. */
 int routes_register(struct routes *r, struct _u_instance *inst, struct app *app);
 /*
  * The checks made before the handler of OPERATION_ID runs: body cap, the token its security asks

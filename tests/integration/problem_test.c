@@ -453,6 +453,24 @@ START_TEST(unknown_things_answer_404_and_405)
 	call("GET", "/ciserver/updates", AUTH_NONE, NULL, NULL, 0, &r);
 	json_decref(assert_problem(&r, 405, "allowed: POST"));
 	http_resp_free(&r);
+
+	/* paths match segment by segment: empty segments do not count, one more segment is
+	 * another path, a parameter takes a whole segment */
+	get("//builds//424242/", &r);
+	json_decref(assert_problem(&r, 404, "no build with id 424242"));
+	http_resp_free(&r);
+	get("/builds/424242/log/more", &r);
+	json_decref(assert_problem(&r, 404, "no such path: /builds/424242/log/more"));
+	http_resp_free(&r);
+	get("/buildsx", &r);
+	json_decref(assert_problem(&r, 404, "no such path: /buildsx"));
+	http_resp_free(&r);
+	get("/ui/builds/424242/x", &r);
+	json_decref(assert_problem(&r, 404, "no such path"));
+	http_resp_free(&r);
+	call("POST", "/builds/424242/log", AUTH_TOKEN, NULL, "", 0, &r);
+	json_decref(assert_problem(&r, 405, "allowed: GET, HEAD"));
+	http_resp_free(&r);
 }
 END_TEST
 

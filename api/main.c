@@ -18,6 +18,7 @@
 
 static void main_banner(const struct config *cfg, unsigned port)
 {
+	log_flush(); /* the lines logged so far come first */
 	fprintf(stderr,
 		"\nForja %s is running on http://%s:%u\n"
 		"  API docs (Swagger UI): %s/docs\n"

@@ -7,9 +7,13 @@
 
 enum log_level { LOG_LEVEL_ERROR = 1, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
-/* Starts console logging at LEVEL ("error", "warning", "info", "debug"); 0 or FORJA_EINVAL. */
+/* Starts logging at LEVEL ("error", "warning", "info", "debug"): info and debug lines to
+ * standard output, at most 100 ms late (buffered); warnings and errors to standard error at once.
+ * 0, FORJA_EINVAL or FORJA_EIO. log_close() writes what is still buffered. */
 int log_open(const char *level);
 void log_close(void);
+/* Writes the buffered lines now: before text printed on the side (the start-up banner). */
+void log_flush(void);
 /* Parses a level name; returns 0 and sets *out, or FORJA_EINVAL. */
 int log_level_parse(const char *name, enum log_level *out);
 

@@ -17,6 +17,7 @@
 
 #include "deadline.h"
 #include "errors.h"
+#include "fs.h"
 #include "log.h"
 
 /* Ended logs kept in memory so late followers still see "ended"; older ones fall back to the
@@ -236,20 +237,6 @@ static int mask_secrets(const struct build_logs *logs, const char *text, size_t 
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return FORJA_EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes what fits under the cap (caller holds mu); past it the marker, once. */
 static int entry_write(struct build_logs *logs, struct log_entry *e, const char *p, size_t len)
 {
@@ -257,7 +244,7 @@ static int entry_write(struct build_logs *logs, struct log_entry *e, const char 
 		return 0;
 	size_t room = e->size < logs->max_bytes ? (size_t)(logs->max_bytes - e->size) : 0;
 	size_t n = len <= room ? len : room;
-	int rc = write_all(e->fd, p, n);
+	int rc = fs_write_all(e->fd, p, n);
 	if (rc != 0)
 		return rc;
 	e->size += n;
@@ -267,7 +254,7 @@ static int entry_write(struct build_logs *logs, struct log_entry *e, const char 
 	int m = snprintf(marker, sizeof(marker),
 			 "%s[forja: log truncated at %zu bytes; later output is not stored]\n",
 			 n > 0 && p[n - 1] == '\n' ? "" : "\n", logs->max_bytes);
-	rc = write_all(e->fd, marker, (size_t)m);
+	rc = fs_write_all(e->fd, marker, (size_t)m);
 	if (rc == 0)
 		e->size += (uint64_t)m;
 	e->truncated = 1;

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "errors.h"
 
@@ -34,4 +35,19 @@ int fs_make_dirs(const char *path, mode_t mode)
 		*p = '/';
 	}
 	return make_one(buf, mode);
+}
+
+int fs_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return FORJA_EIO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef FORJA_FS_H
 #define FORJA_FS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /*
@@ -10,5 +11,9 @@
  * bytes or more, or FORJA_EIO; on error errno says why (for the caller's message).
  */
 int fs_make_dirs(const char *path, mode_t mode);
+
+/* Writes all LEN bytes of BUF to FD, again after a signal or a short write. 0, or FORJA_EIO
+ * (errno says why). */
+int fs_write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 #include <yder.h>
 
 #include "errors.h"
+#include "fs.h"
 
 int log_level_parse(const char *name, enum log_level *out)
 {
@@ -68,23 +69,11 @@ static struct log_sink sink = {
     .cond = PTHREAD_COND_INITIALIZER,
 };
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* nowhere left to say it */
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /* Caller holds s->mu. */
 static void sink_flush_locked(struct log_sink *s)
 {
-	write_all(STDOUT_FILENO, s->buf, s->len);
+	/* a log that cannot be written has nowhere left to say so */
+	(void)fs_write_all(STDOUT_FILENO, s->buf, s->len);
 	s->len = 0;
 }
 
@@ -111,7 +100,7 @@ static void sink_line(void *cls, const char *app, const time_t date, const unsig
 	pthread_mutex_lock(&s->mu);
 	if (urgent || !s->running || s->len + len > sizeof(s->buf)) {
 		sink_flush_locked(s);
-		write_all(urgent ? STDERR_FILENO : STDOUT_FILENO, line, len);
+		(void)fs_write_all(urgent ? STDERR_FILENO : STDOUT_FILENO, line, len);
 	} else {
 		if (s->len == 0)
 			pthread_cond_signal(&s->cond);

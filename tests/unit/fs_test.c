@@ -1,6 +1,7 @@
 /* Unit tests of fs_make_dirs: the data directory and the git cache are made by it. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,36 @@ START_TEST(refuses_what_it_cannot_make)
 }
 END_TEST
 
+START_TEST(writes_everything_or_says_it_could_not)
+{
+	char path[] = "/tmp/forja-fs-write-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	size_t len = 3 * 1024 * 1024 + 7;
+	char *buf = malloc(len);
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(i * 31);
+	ck_assert_int_eq(fs_write_all(fd, buf, len), 0);
+	close(fd);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq((long long)st.st_size, (long long)len);
+	FILE *f = fopen(path, "rb");
+	char *back = malloc(len);
+	ck_assert_uint_eq(fread(back, 1, len, f), len);
+	fclose(f);
+	ck_assert_int_eq(memcmp(buf, back, len), 0);
+	/* a descriptor that cannot be written to */
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(fs_write_all(fd, buf, 10), FORJA_EIO);
+	close(fd);
+	unlink(path);
+	free(buf);
+	free(back);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fs");
@@ -85,6 +116,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, makes_missing_parents_with_the_mode);
 	tcase_add_test(tc, refuses_what_it_cannot_make);
+	tcase_add_test(tc, writes_everything_or_says_it_could_not);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -14,7 +14,7 @@
 #   pool     30 builds of 6 services on 1, 2 and 3 engines (not in all: needs scripts/services.sh's engines)
 # env: BENCH_RUNS (10) BENCH_ACK_N (200) BENCH_WRK_SECONDS (5) BENCH_STARTS (10)
 #      BENCH_MEM_BUILDS (1000) BENCH_MEM_QUEUED (10000) BENCH_MEM_TIMEOUT (480 s)
-#      BENCH_HISTORY_N (100000) BENCH_HISTORY_REQUESTS (1000) BADGE_WRK_SECONDS (10)
+#      BENCH_HISTORY_N (100000) BENCH_HISTORY_REQUESTS (1000) BADGE_ROUNDS (3) BADGE_WRK_SECONDS (5)
 #      BENCH_PORT_BASE (18600) BENCH_REGISTRY_PORT (5106) BENCH_GIT_PORT (9506)
 #      FORJA_BIN (skip the build) BENCH_BUILD_DIR (build-bench) BENCH_OUT (also write the tables there)
 set -euo pipefail

@@ -34,65 +34,6 @@ static void teardown(void)
 	testfault_sweep(state);
 }
 
-static char *log_text(struct testenv *t, int64_t id)
-{
-	size_t cap = 1 << 20, len = 0;
-	char *buf = calloc(1, cap);
-	int ended;
-	for (;;) {
-		long n = build_logs_read(t->app.logs, id, len, buf + len, cap - 1 - len, &ended);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	return buf;
-}
-
-static void wait_log(struct testenv *t, int64_t id, const char *needle, int secs)
-{
-	long long end = testfault_ms() + secs * 1000LL;
-	for (;;) {
-		char *log = log_text(t, id);
-		int found = strstr(log, needle) != NULL;
-		if (found || testfault_ms() > end) {
-			ck_assert_msg(found, "build %lld never logged %s:\n%s", (long long)id,
-				      needle, log);
-			free(log);
-			return;
-		}
-		free(log);
-		usleep(50 * 1000);
-	}
-}
-
-static struct build *wait_final(struct testenv *t, int64_t id, int secs)
-{
-	long long end = testfault_ms() + secs * 1000LL;
-	for (;;) {
-		struct build *b = NULL;
-		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
-		if (build_status_is_final(b->status))
-			return b;
-		ck_assert_msg(testfault_ms() < end, "build %lld still %s after %d s", (long long)id,
-			      build_status_name(b->status), secs);
-		build_free(b);
-		usleep(50 * 1000);
-	}
-}
-
-/* A repository whose Dockerfile prints line-one, sleeps SECS, prints line-two. */
-static void make_repo(const char *name, int secs, char *url, size_t len, char *sha)
-{
-	char dockerfile[512], stamp[192];
-	snprintf(stamp, sizeof(stamp), "%s %lld\n", name, testfault_ms());
-	snprintf(dockerfile, sizeof(dockerfile),
-		 "FROM %s\nCOPY stamp /stamp\nRUN echo line-one && sleep %d && echo line-two\n",
-		 testenv_need("FORJA_TEST_BASE_IMAGE"), secs);
-	const char *files[] = {"Dockerfile", dockerfile, "stamp", stamp, NULL};
-	testgit_commit(name, "main", files, sha);
-	testgit_url(name, url, (unsigned)len);
-}
-
 static void post_build(struct testenv *t, const char *service, const char *version, const char *url,
 		       const char *sha, struct http_resp *r)
 {
@@ -166,12 +107,9 @@ START_TEST(disk_full_mid_build_then_space_back)
 	struct testenv t;
 	testenv_start(&t, args);
 	snprintf(svc, sizeof(svc), "fault-disk-%d", (int)getpid());
-	testgit_unique("fdisk", name, sizeof(name));
+	testbuild_make_repo("fdisk", 3, name, sizeof(name), url1, sizeof(url1), sha1);
 	snprintf(full_name, sizeof(full_name), "octo-org/%s", name);
-	make_repo(name, 3, url1, sizeof(url1), sha1);
-	char other[96];
-	testgit_unique("fdisk2", other, sizeof(other));
-	make_repo(other, 0, url2, sizeof(url2), sha2);
+	testbuild_make_repo("fdisk2", 0, NULL, 0, url2, sizeof(url2), sha2);
 	snprintf(manifest, sizeof(manifest),
 		 "[{\"service_name\": \"%s\", \"version\": \"w\", \"context\": \"\"}]", svc);
 	github_standin_put_file(gh, full_name, "images.json", sha1, manifest);
@@ -179,10 +117,10 @@ START_TEST(disk_full_mid_build_then_space_back)
 	/* the disk fills while one build sleeps in its RUN step and another waits */
 	int64_t id = testbuild_queue(&t, svc, "1", url1, sha1);
 	int64_t id2 = testbuild_queue(&t, svc, "2", url2, sha2);
-	wait_log(&t, id, "line-one", 60);
+	testbuild_wait_log(&t, id, "line-one", 60);
 	testfault_fill(data, "filler");
 	long long full_at = testfault_ms();
-	struct build *b = wait_final(&t, id, 60);
+	struct build *b = testbuild_wait_final(&t, id, 60);
 	fprintf(stderr, "disk full mid-build: build %lld %s %lld ms later%s%s\n", (long long)id,
 		build_status_name(b->status), testfault_ms() - full_at, b->error ? ": " : "",
 		b->error ? b->error : "");
@@ -191,7 +129,7 @@ START_TEST(disk_full_mid_build_then_space_back)
 		      b->error ? b->error : "");
 	testhook_assert_in_registry(svc, "1", b->digest);
 	build_free(b);
-	b = wait_final(&t, id2, 30);
+	b = testbuild_wait_final(&t, id2, 30);
 	ck_assert_int_eq(b->status, BUILD_FAILED);
 	ck_assert_msg(b->error && strstr(b->error, "no space left on the data directory"),
 		      "error: %s", b->error ? b->error : "(none)");
@@ -223,8 +161,8 @@ START_TEST(disk_full_mid_build_then_space_back)
 	int64_t id3 = json_integer_value(json_object_get(j, "id"));
 	json_decref(j);
 	http_resp_free(&r);
-	b = wait_final(&t, id3, 60);
-	char *log = log_text(&t, id3);
+	b = testbuild_wait_final(&t, id3, 60);
+	char *log = testbuild_read_log(&t, id3);
 	ck_assert_msg(b->status == BUILD_SUCCEEDED, "%s: %s\n%s", build_status_name(b->status),
 		      b->error ? b->error : "", log);
 	testhook_assert_in_registry(svc, "3", b->digest);
@@ -244,7 +182,7 @@ END_TEST
 START_TEST(disk_full_before_a_build)
 {
 	ck_assert_msg(geteuid() == 0, "this test needs root (mounting a tmpfs)");
-	char data[200], data_flag[220], svc[64], name[96], url[256], sha[41], filler[300];
+	char data[200], data_flag[220], svc[64], url[256], sha[41], filler[300];
 	snprintf(data, sizeof(data), "%s/data2", state);
 	testfault_tmpfs_mount(data, "24m");
 	snprintf(data_flag, sizeof(data_flag), "--data-dir=%s", data);
@@ -252,8 +190,7 @@ START_TEST(disk_full_before_a_build)
 	struct testenv t;
 	testenv_start(&t, args);
 	snprintf(svc, sizeof(svc), "fault-disk-early-%d", (int)getpid());
-	testgit_unique("fdisk3", name, sizeof(name));
-	make_repo(name, 0, url, sizeof(url), sha);
+	testbuild_make_repo("fdisk3", 0, NULL, 0, url, sizeof(url), sha);
 
 	/* full before anything asks for room: the request is refused, or the build fails and
 	 * says why */
@@ -264,7 +201,7 @@ START_TEST(disk_full_before_a_build)
 		json_t *j = json_loads(r.body, 0, NULL);
 		int64_t id = json_integer_value(json_object_get(j, "id"));
 		json_decref(j);
-		struct build *b = wait_final(&t, id, 60);
+		struct build *b = testbuild_wait_final(&t, id, 60);
 		ck_assert_int_eq(b->status, BUILD_FAILED);
 		ck_assert_msg(b->error && (strstr(b->error, "No space left") ||
 					   strstr(b->error, "no space left")),
@@ -285,7 +222,7 @@ START_TEST(disk_full_before_a_build)
 	int64_t id2 = json_integer_value(json_object_get(j, "id"));
 	json_decref(j);
 	http_resp_free(&r);
-	struct build *b = wait_final(&t, id2, 60);
+	struct build *b = testbuild_wait_final(&t, id2, 60);
 	ck_assert_msg(b->status == BUILD_SUCCEEDED, "%s: %s", build_status_name(b->status),
 		      b->error ? b->error : "");
 	testhook_assert_in_registry(svc, "2", b->digest);

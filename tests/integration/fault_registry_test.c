@@ -29,70 +29,10 @@ static void teardown(void)
 	testfault_sweep(state);
 }
 
-/* A repository whose Dockerfile prints line-one, sleeps SECS, prints line-two. */
-static void make_repo(const char *prefix, int secs, char *url, size_t len, char *sha)
-{
-	char name[128], dockerfile[512], stamp[192];
-	testgit_unique(prefix, name, sizeof(name));
-	snprintf(stamp, sizeof(stamp), "%s %lld\n", name, testfault_ms());
-	snprintf(dockerfile, sizeof(dockerfile),
-		 "FROM %s\nCOPY stamp /stamp\nRUN echo line-one && sleep %d && echo line-two\n",
-		 testenv_need("FORJA_TEST_BASE_IMAGE"), secs);
-	const char *files[] = {"Dockerfile", dockerfile, "stamp", stamp, NULL};
-	testgit_commit(name, "main", files, sha);
-	testgit_url(name, url, (unsigned)len);
-}
-
-static char *log_text(struct testenv *t, int64_t id)
-{
-	size_t cap = 1 << 20, len = 0;
-	char *buf = calloc(1, cap);
-	int ended;
-	for (;;) {
-		long n = build_logs_read(t->app.logs, id, len, buf + len, cap - 1 - len, &ended);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	return buf;
-}
-
-static void wait_log(struct testenv *t, int64_t id, const char *needle, int secs)
-{
-	long long end = testfault_ms() + secs * 1000LL;
-	for (;;) {
-		char *log = log_text(t, id);
-		int found = strstr(log, needle) != NULL;
-		if (found || testfault_ms() > end) {
-			ck_assert_msg(found, "build %lld never logged %s:\n%s", (long long)id,
-				      needle, log);
-			free(log);
-			return;
-		}
-		free(log);
-		usleep(50 * 1000);
-	}
-}
-
-static struct build *wait_final(struct testenv *t, int64_t id, int secs)
-{
-	long long end = testfault_ms() + secs * 1000LL;
-	for (;;) {
-		struct build *b = NULL;
-		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
-		if (build_status_is_final(b->status))
-			return b;
-		ck_assert_msg(testfault_ms() < end, "build %lld still %s after %d s", (long long)id,
-			      build_status_name(b->status), secs);
-		build_free(b);
-		usleep(50 * 1000);
-	}
-}
-
 static void assert_succeeded(struct testenv *t, const struct build *b)
 {
 	if (b->status != BUILD_SUCCEEDED) {
-		char *log = log_text(t, b->id);
+		char *log = testbuild_read_log(t, b->id);
 		ck_abort_msg("build %lld %s: %s\n%s", (long long)b->id,
 			     build_status_name(b->status), b->error ? b->error : "", log);
 	}
@@ -135,18 +75,18 @@ START_TEST(registry_stopped_with_builds_queued_then_started)
 	const char *args[] = {"--workers=1", reg_flag, "--registry-retry=60", NULL};
 	struct testenv t;
 	testenv_start(&t, args);
-	make_repo("fr1", 2, url1, sizeof(url1), sha1);
-	make_repo("fr2", 0, url2, sizeof(url2), sha2);
-	make_repo("fr3", 0, url3, sizeof(url3), sha3);
+	testbuild_make_repo("fr1", 2, NULL, 0, url1, sizeof(url1), sha1);
+	testbuild_make_repo("fr2", 0, NULL, 0, url2, sizeof(url2), sha2);
+	testbuild_make_repo("fr3", 0, NULL, 0, url3, sizeof(url3), sha3);
 
 	int64_t id1 = testbuild_queue(&t, svc, "1", url1, sha1);
 	int64_t id2 = testbuild_queue(&t, svc, "2", url2, sha2);
 	int64_t id3 = testbuild_queue(&t, svc, "3", url3, sha3);
-	wait_log(&t, id1, "line-one", 60);
+	testbuild_wait_log(&t, id1, "line-one", 60);
 	testfault_registry_stop(&r);
 	long long stopped_at = testfault_ms();
 	/* the running build reaches its push and waits for the registry; the others wait */
-	wait_log(&t, id1, "push attempt 3 in 2 s", 30);
+	testbuild_wait_log(&t, id1, "push attempt 3 in 2 s", 30);
 	struct build *b2 = NULL;
 	ck_assert_int_eq(store_build_get(t.app.store, id2, &b2), 0);
 	ck_assert_int_eq(b2->status, BUILD_QUEUED);
@@ -154,10 +94,10 @@ START_TEST(registry_stopped_with_builds_queued_then_started)
 	long ready_ms = testfault_registry_restart(&r);
 	long long back_at = testfault_ms();
 
-	struct build *b1 = wait_final(&t, id1, 60);
+	struct build *b1 = testbuild_wait_final(&t, id1, 60);
 	long long b1_ms = testfault_ms() - back_at;
-	b2 = wait_final(&t, id2, 60);
-	struct build *b3 = wait_final(&t, id3, 60);
+	b2 = testbuild_wait_final(&t, id2, 60);
+	struct build *b3 = testbuild_wait_final(&t, id3, 60);
 	long long all_ms = testfault_ms() - back_at;
 	assert_succeeded(&t, b1);
 	assert_succeeded(&t, b2);
@@ -165,7 +105,7 @@ START_TEST(registry_stopped_with_builds_queued_then_started)
 	assert_in(&r, svc, "1", b1->digest);
 	assert_in(&r, svc, "2", b2->digest);
 	assert_in(&r, svc, "3", b3->digest);
-	char *log = log_text(&t, id1);
+	char *log = testbuild_read_log(&t, id1);
 	int waits = count_of(log, "not reachable");
 	ck_assert_int_ge(waits, 2);
 	ck_assert_ptr_nonnull(strstr(log, "push attempt 2 in 1 s"));
@@ -195,14 +135,14 @@ START_TEST(registry_away_past_the_retry_budget)
 	const char *args[] = {"--workers=1", reg_flag, "--registry-retry=4", NULL};
 	struct testenv t;
 	testenv_start(&t, args);
-	make_repo("fr4", 0, url1, sizeof(url1), sha1);
+	testbuild_make_repo("fr4", 0, NULL, 0, url1, sizeof(url1), sha1);
 	testfault_registry_stop(&r);
 
 	long long queued_at = testfault_ms();
 	int64_t id = testbuild_queue(&t, svc, "1", url1, sha1);
-	struct build *b = wait_final(&t, id, 60);
+	struct build *b = testbuild_wait_final(&t, id, 60);
 	long long failed_ms = testfault_ms() - queued_at;
-	char *log = log_text(&t, id);
+	char *log = testbuild_read_log(&t, id);
 	ck_assert_msg(b->status == BUILD_FAILED, "%s: %s\n%s", build_status_name(b->status),
 		      b->error ? b->error : "", log);
 	ck_assert_ptr_null(b->digest);
@@ -219,7 +159,7 @@ START_TEST(registry_away_past_the_retry_budget)
 	/* back: the same image builds and pushes */
 	testfault_registry_restart(&r);
 	int64_t id2 = testbuild_queue(&t, svc, "1", url1, sha1);
-	b = wait_final(&t, id2, 60);
+	b = testbuild_wait_final(&t, id2, 60);
 	assert_succeeded(&t, b);
 	assert_in(&r, svc, "1", b->digest);
 	build_free(b);

@@ -34,66 +34,6 @@ static void teardown(void)
 		fprintf(stderr, "pool_fault_test: docker0 is gone after the test\n");
 }
 
-/* A repository whose Dockerfile prints line-one, sleeps SECS, prints line-two. */
-static void make_repo(const char *prefix, int secs, char *url, size_t len, char *sha)
-{
-	char name[128], dockerfile[512], stamp[192];
-	testgit_unique(prefix, name, sizeof(name));
-	snprintf(stamp, sizeof(stamp), "%s %lld\n", name, testfault_ms());
-	snprintf(dockerfile, sizeof(dockerfile),
-		 "FROM %s\nCOPY stamp /stamp\nRUN echo line-one && sleep %d && echo line-two\n",
-		 testenv_need("FORJA_TEST_BASE_IMAGE"), secs);
-	const char *files[] = {"Dockerfile", dockerfile, "stamp", stamp, NULL};
-	testgit_commit(name, "main", files, sha);
-	testgit_url(name, url, (unsigned)len);
-}
-
-static char *log_text(struct testenv *t, int64_t id)
-{
-	size_t cap = 1 << 20, len = 0;
-	char *buf = calloc(1, cap);
-	int ended;
-	for (;;) {
-		long n = build_logs_read(t->app.logs, id, len, buf + len, cap - 1 - len, &ended);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	return buf;
-}
-
-static void wait_log(struct testenv *t, int64_t id, const char *needle, int secs)
-{
-	long long end = testfault_ms() + secs * 1000LL;
-	for (;;) {
-		char *log = log_text(t, id);
-		int found = strstr(log, needle) != NULL;
-		if (found || testfault_ms() > end) {
-			ck_assert_msg(found, "build %lld never logged %s:\n%s", (long long)id,
-				      needle, log);
-			free(log);
-			return;
-		}
-		free(log);
-		usleep(50 * 1000);
-	}
-}
-
-static struct build *wait_final(struct testenv *t, int64_t id, int secs)
-{
-	long long end = testfault_ms() + secs * 1000LL;
-	for (;;) {
-		struct build *b = NULL;
-		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
-		if (build_status_is_final(b->status))
-			return b;
-		ck_assert_msg(testfault_ms() < end, "build %lld still %s after %d s", (long long)id,
-			      build_status_name(b->status), secs);
-		build_free(b);
-		usleep(50 * 1000);
-	}
-}
-
 START_TEST(engine_lost_build_moves_to_another)
 {
 	ck_assert_msg(geteuid() == 0, "this test needs root (a network namespace and a dockerd)");
@@ -113,19 +53,19 @@ START_TEST(engine_lost_build_moves_to_another)
 	const char *args[] = {hosts, NULL};
 	struct testenv t;
 	testenv_start(&t, args);
-	make_repo("pf1", 5, url, sizeof(url), sha);
-	make_repo("pf2", 0, url2, sizeof(url2), sha2);
+	testbuild_make_repo("pf1", 5, NULL, 0, url, sizeof(url), sha);
+	testbuild_make_repo("pf2", 0, NULL, 0, url2, sizeof(url2), sha2);
 
 	int64_t id = testbuild_queue(&t, svc, "1", url, sha);
-	wait_log(&t, id, "line-one", 60);
+	testbuild_wait_log(&t, id, "line-one", 60);
 	struct build *b = NULL;
 	ck_assert_int_eq(store_build_get(t.app.store, id, &b), 0);
 	ck_assert_str_eq(b->engine, e.host);
 	build_free(b);
 	long long killed_at = testfault_ms();
 	testfault_engine_kill(&e);
-	b = wait_final(&t, id, 120);
-	char *log = log_text(&t, id);
+	b = testbuild_wait_final(&t, id, 120);
+	char *log = testbuild_read_log(&t, id);
 	ck_assert_msg(b->status == BUILD_SUCCEEDED, "build %s: %s\n%s",
 		      build_status_name(b->status), b->error ? b->error : "", log);
 	ck_assert_str_eq(b->engine, main_engine);
@@ -149,7 +89,7 @@ START_TEST(engine_lost_build_moves_to_another)
 		      r.body);
 	http_resp_free(&r);
 	int64_t id2 = testbuild_queue(&t, svc2, "1", url2, sha2);
-	b = wait_final(&t, id2, 60);
+	b = testbuild_wait_final(&t, id2, 60);
 	ck_assert_int_eq(b->status, BUILD_SUCCEEDED);
 	ck_assert_str_eq(b->engine, main_engine);
 	build_free(b);

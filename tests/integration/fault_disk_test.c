@@ -22,16 +22,16 @@
 
 #define TOKEN "fault-disk-token"
 
-static char state[128];
+static struct testfault_fixture fx = {.test = "fault_disk_test"};
 
 static void setup(void)
 {
-	testfault_state_new(state, sizeof(state));
+	testfault_setup_fixture(&fx);
 }
 
 static void teardown(void)
 {
-	testfault_sweep(state);
+	testfault_teardown_fixture(&fx);
 }
 
 static void post_build(struct testenv *t, const char *service, const char *version, const char *url,
@@ -97,7 +97,7 @@ START_TEST(disk_full_mid_build_then_space_back)
 	ck_assert_msg(geteuid() == 0, "this test needs root (mounting a tmpfs)");
 	char data[200], data_flag[220], api[128], svc[64], name[96], full_name[128];
 	char url1[256], sha1[41], url2[256], sha2[41], manifest[256];
-	snprintf(data, sizeof(data), "%s/data", state);
+	snprintf(data, sizeof(data), "%s/data", fx.state);
 	testfault_tmpfs_mount(data, "24m");
 	struct github_standin *gh = github_standin_start();
 	snprintf(api, sizeof(api), "--github-api-url=%s", github_standin_url(gh));
@@ -183,7 +183,7 @@ START_TEST(disk_full_before_a_build)
 {
 	ck_assert_msg(geteuid() == 0, "this test needs root (mounting a tmpfs)");
 	char data[200], data_flag[220], svc[64], url[256], sha[41], filler[300];
-	snprintf(data, sizeof(data), "%s/data2", state);
+	snprintf(data, sizeof(data), "%s/data2", fx.state);
 	testfault_tmpfs_mount(data, "24m");
 	snprintf(data_flag, sizeof(data_flag), "--data-dir=%s", data);
 	const char *args[] = {data_flag, "--api-token=" TOKEN, "--workers=1", NULL};

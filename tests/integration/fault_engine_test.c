@@ -18,20 +18,16 @@
 #include "testgit.h"
 #include "testhook.h"
 
-static char state[128];
-static int had_docker0;
+static struct testfault_fixture fx = {.test = "fault_engine_test", .watch_docker0 = 1};
 
 static void setup(void)
 {
-	had_docker0 = testfault_has_docker0();
-	testfault_state_new(state, sizeof(state));
+	testfault_setup_fixture(&fx);
 }
 
 static void teardown(void)
 {
-	testfault_sweep(state);
-	if (had_docker0 && !testfault_has_docker0())
-		fprintf(stderr, "fault_engine_test: docker0 is gone after the test\n");
+	testfault_teardown_fixture(&fx);
 }
 
 /* The registry has no manifest for SERVICE:VERSION. */
@@ -56,7 +52,7 @@ START_TEST(engine_killed_mid_build_then_restarted)
 	ck_assert_ptr_nonnull(colon);
 	unsigned port = (unsigned)strtoul(colon + 1, NULL, 10);
 	struct testfault_engine e;
-	testfault_engine_start(&e, state, port);
+	testfault_engine_start(&e, fx.state, port);
 
 	char host_flag[300], url[256], sha[41], url2[256], sha2[41], svc[64];
 	snprintf(host_flag, sizeof(host_flag), "--docker-host=%s", e.host);
@@ -122,7 +118,7 @@ START_TEST(engine_killed_mid_build_then_restarted)
 	ck_assert_int_eq(queued + running, 0);
 	testenv_stop(&t);
 	testfault_engine_stop(&e);
-	ck_assert_msg(!had_docker0 || testfault_has_docker0(),
+	ck_assert_msg(!fx.had_docker0 || testfault_has_docker0(),
 		      "the host's docker0 bridge disappeared during the test");
 }
 END_TEST

@@ -17,16 +17,16 @@
 #include "testfault.h"
 #include "testgit.h"
 
-static char state[128];
+static struct testfault_fixture fx = {.test = "fault_registry_test"};
 
 static void setup(void)
 {
-	testfault_state_new(state, sizeof(state));
+	testfault_setup_fixture(&fx);
 }
 
 static void teardown(void)
 {
-	testfault_sweep(state);
+	testfault_teardown_fixture(&fx);
 }
 
 static void assert_succeeded(struct testenv *t, const struct build *b)
@@ -68,7 +68,7 @@ static int count_of(const char *text, const char *needle)
 START_TEST(registry_stopped_with_builds_queued_then_started)
 {
 	struct testfault_registry r;
-	testfault_registry_start(&r, state);
+	testfault_registry_start(&r, fx.state);
 	char reg_flag[64], svc[64], url1[256], sha1[41], url2[256], sha2[41], url3[256], sha3[41];
 	snprintf(reg_flag, sizeof(reg_flag), "--registry=%s", r.host);
 	snprintf(svc, sizeof(svc), "fault-registry-%d", (int)getpid());
@@ -128,7 +128,7 @@ END_TEST
 START_TEST(registry_away_past_the_retry_budget)
 {
 	struct testfault_registry r;
-	testfault_registry_start(&r, state);
+	testfault_registry_start(&r, fx.state);
 	char reg_flag[64], svc[64], url1[256], sha1[41];
 	snprintf(reg_flag, sizeof(reg_flag), "--registry=%s", r.host);
 	snprintf(svc, sizeof(svc), "fault-registry-gone-%d", (int)getpid());

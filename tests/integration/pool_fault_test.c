@@ -18,20 +18,16 @@
 #include "testgit.h"
 #include "testhook.h"
 
-static char state[128];
-static int had_docker0;
+static struct testfault_fixture fx = {.test = "pool_fault_test", .watch_docker0 = 1};
 
 static void setup(void)
 {
-	had_docker0 = testfault_has_docker0();
-	testfault_state_new(state, sizeof(state));
+	testfault_setup_fixture(&fx);
 }
 
 static void teardown(void)
 {
-	testfault_sweep(state);
-	if (had_docker0 && !testfault_has_docker0())
-		fprintf(stderr, "pool_fault_test: docker0 is gone after the test\n");
+	testfault_teardown_fixture(&fx);
 }
 
 START_TEST(engine_lost_build_moves_to_another)
@@ -42,7 +38,7 @@ START_TEST(engine_lost_build_moves_to_another)
 	ck_assert_ptr_nonnull(colon);
 	unsigned port = (unsigned)strtoul(colon + 1, NULL, 10);
 	struct testfault_engine e;
-	testfault_engine_start(&e, state, port);
+	testfault_engine_start(&e, fx.state, port);
 
 	const char *main_engine = getenv("DOCKER_HOST");
 	main_engine = main_engine && *main_engine ? main_engine : "unix:///var/run/docker.sock";
@@ -95,7 +91,7 @@ START_TEST(engine_lost_build_moves_to_another)
 	build_free(b);
 	testenv_stop(&t);
 	testfault_engine_stop(&e);
-	ck_assert_msg(!had_docker0 || testfault_has_docker0(),
+	ck_assert_msg(!fx.had_docker0 || testfault_has_docker0(),
 		      "the host's docker0 bridge disappeared during the test");
 }
 END_TEST

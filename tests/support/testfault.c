@@ -51,6 +51,19 @@ int testfault_has_docker0(void)
 	return stat("/sys/class/net/docker0", &st) == 0;
 }
 
+void testfault_setup_fixture(struct testfault_fixture *f)
+{
+	f->had_docker0 = f->watch_docker0 && testfault_has_docker0();
+	testfault_state_new(f->state, sizeof(f->state));
+}
+
+void testfault_teardown_fixture(const struct testfault_fixture *f)
+{
+	testfault_sweep(f->state);
+	if (f->watch_docker0 && f->had_docker0 && !testfault_has_docker0())
+		fprintf(stderr, "%s: docker0 is gone after the test\n", f->test);
+}
+
 static void write_pidfile(const char *state, const char *name, pid_t pid)
 {
 	char path[300];

@@ -21,6 +21,25 @@ void testfault_sweep(const char *dir);
 /* Whether the host has a docker0 bridge now (the machine's engine needs it for RUN steps). */
 int testfault_has_docker0(void);
 
+/*
+ * What a fault test's unchecked fixture keeps from its setup to its teardown. check's fixtures
+ * take no argument, so the test owns one as a file static and sets TEST and WATCH_DOCKER0 in
+ * its initialiser; the setup fills the rest.
+ */
+struct testfault_fixture {
+	const char *test;  /* names the test in the teardown's warning */
+	int watch_docker0; /* tests that start a dockerd: warn when docker0 went away */
+	char state[128];   /* the state directory, from testfault_state_new() */
+	int had_docker0;   /* whether the host had docker0 at the setup */
+};
+
+/* In the parent, before the case's tests: a fresh state directory, and whether docker0 is
+ * there when F watches it. */
+void testfault_setup_fixture(struct testfault_fixture *f);
+/* In the parent, after them: testfault_sweep() of F's state directory, then a warning on
+ * stderr when F watches docker0 and the host had it but has it no more. */
+void testfault_teardown_fixture(const struct testfault_fixture *f);
+
 struct testfault_engine {
 	char dir[160];	/* data-root, exec-root, pid file, socket, log */
 	char sock[200]; /* DIR/sock */

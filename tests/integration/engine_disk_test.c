@@ -9,9 +9,7 @@
 #include <unistd.h>
 
 #include "../../src/build.h"
-#include "../../src/deadline.h"
 #include "../../src/registry.h"
-#include "../../src/store.h"
 #include "testbuild.h"
 #include "testenv.h"
 #include "testgit.h"
@@ -51,20 +49,9 @@ static long image_status(const char *ref)
 static struct build *build_one(struct testenv *t, const char *svc, const char *ver, const char *url,
 			       const char *sha)
 {
-	int64_t id = testbuild_queue(t, svc, ver, url, sha);
-	int64_t end = deadline_now_ms() + 120000;
-	for (;;) {
-		struct build *b = NULL;
-		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
-		if (build_status_is_final(b->status)) {
-			ck_assert_msg(b->status == BUILD_SUCCEEDED, "%s:%s %s", svc, ver,
-				      b->error ? b->error : "");
-			return b;
-		}
-		ck_assert(deadline_now_ms() < end);
-		build_free(b);
-		usleep(50 * 1000);
-	}
+	struct build *b = testbuild_wait_final(t, testbuild_queue(t, svc, ver, url, sha), 120);
+	ck_assert_msg(b->status == BUILD_SUCCEEDED, "%s:%s %s", svc, ver, b->error ? b->error : "");
+	return b;
 }
 
 START_TEST(test_keep_images_and_prune_dangling)

@@ -5,29 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../../src/build.h"
-#include "../../src/deadline.h"
 #include "../../src/registry.h"
-#include "../../src/store.h"
 #include "testbuild.h"
 #include "testenv.h"
 #include "testgit.h"
-
-static struct build *wait_final(struct testenv *t, int64_t id)
-{
-	int64_t end = deadline_now_ms() + 120000;
-	for (;;) {
-		struct build *b = NULL;
-		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
-		if (build_status_is_final(b->status))
-			return b;
-		ck_assert_msg(deadline_now_ms() < end, "build %lld never ended", (long long)id);
-		build_free(b);
-		usleep(50 * 1000);
-	}
-}
 
 static void served(struct testenv *t, const char *svc, const char *ver, char *digest)
 {
@@ -52,11 +35,11 @@ START_TEST(test_tag_kept_same_commit_allowed)
 	testgit_commit(repo, "main", a, sha_a);
 	testgit_commit(repo, "main", b, sha_b);
 
-	struct build *x = wait_final(&t, testbuild_queue(&t, svc, "1", url, sha_a));
+	struct build *x = testbuild_wait_final(&t, testbuild_queue(&t, svc, "1", url, sha_a), 120);
 	ck_assert_msg(x->status == BUILD_SUCCEEDED, "%s", x->error ? x->error : "");
 	build_free(x);
 	/* the same commit again: allowed */
-	x = wait_final(&t, testbuild_queue(&t, svc, "1", url, sha_a));
+	x = testbuild_wait_final(&t, testbuild_queue(&t, svc, "1", url, sha_a), 120);
 	ck_assert_msg(x->status == BUILD_SUCCEEDED, "same commit refused: %s",
 		      x->error ? x->error : "");
 	char kept[128];
@@ -65,7 +48,7 @@ START_TEST(test_tag_kept_same_commit_allowed)
 	build_free(x);
 
 	/* another commit under the same tag: refused before building, the image stays */
-	x = wait_final(&t, testbuild_queue(&t, svc, "1", url, sha_b));
+	x = testbuild_wait_final(&t, testbuild_queue(&t, svc, "1", url, sha_b), 120);
 	ck_assert_int_eq(x->status, BUILD_FAILED);
 	ck_assert_ptr_null(x->digest);
 	ck_assert_msg(x->error && strstr(x->error, "already exists in the registry as") &&
@@ -78,7 +61,7 @@ START_TEST(test_tag_kept_same_commit_allowed)
 	ck_assert_str_eq(now, kept);
 
 	/* a new version of that commit builds */
-	x = wait_final(&t, testbuild_queue(&t, svc, "2", url, sha_b));
+	x = testbuild_wait_final(&t, testbuild_queue(&t, svc, "2", url, sha_b), 120);
 	ck_assert_int_eq(x->status, BUILD_SUCCEEDED);
 	build_free(x);
 	testenv_stop(&t);

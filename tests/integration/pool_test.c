@@ -10,11 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../../src/build.h"
-#include "../../src/deadline.h"
-#include "../../src/store.h"
 #include "testbuild.h"
 #include "testenv.h"
 #include "testgit.h"
@@ -34,19 +31,6 @@ static void three_engines(char *flag, size_t len)
 	snprintf(flag, len, "--docker-hosts=%s;slots=2,%s;slots=2,%s;slots=2;tls=%s", main_engine(),
 		 testenv_need("FORJA_TEST_ENGINE2"), testenv_need("FORJA_TEST_ENGINE3"),
 		 testenv_need("FORJA_TEST_ENGINE3_CERTS"));
-}
-
-static struct build *wait_final(struct testenv *t, int64_t id, int seconds)
-{
-	int64_t end = deadline_now_ms() + seconds * 1000;
-	for (;;) {
-		struct build *b = NULL;
-		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
-		if (build_status_is_final(b->status) || deadline_now_ms() > end)
-			return b;
-		build_free(b);
-		usleep(100 * 1000);
-	}
 }
 
 static json_t *get_json(struct testenv *t, const char *path, long *status)
@@ -100,7 +84,7 @@ START_TEST(test_builds_spread_and_stick)
 	for (int s = 0; s < SERVICES; s++) {
 		char first[256] = "";
 		for (int r = 0; r < ROUNDS; r++) {
-			struct build *b = wait_final(&t, ids[s][r], 240);
+			struct build *b = testbuild_wait_final(&t, ids[s][r], 240);
 			ck_assert_msg(b->status == BUILD_SUCCEEDED, "build %lld: %s %s",
 				      (long long)b->id, build_status_name(b->status),
 				      b->error ? b->error : "");
@@ -206,7 +190,7 @@ static void refused_tls_dir(const char *dir, const char *want)
 	const char *files[] = {"Dockerfile", df, NULL};
 	testgit_commit(repo, "main", files, sha);
 	int64_t id = testbuild_queue(&t, repo, "1", url, sha);
-	struct build *b = wait_final(&t, id, 120);
+	struct build *b = testbuild_wait_final(&t, id, 120);
 	ck_assert_int_eq(b->status, BUILD_SUCCEEDED);
 	ck_assert_str_eq(b->engine, main_engine());
 	build_free(b);

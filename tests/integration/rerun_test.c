@@ -5,11 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../../src/build.h"
-#include "../../src/deadline.h"
-#include "../../src/store.h"
 #include "testbuild.h"
 #include "testenv.h"
 
@@ -29,20 +26,6 @@ static long post(struct testenv *t, const char *path, const char *token, json_t 
 	return s;
 }
 
-static struct build *wait_final(struct testenv *t, int64_t id)
-{
-	int64_t end = deadline_now_ms() + 60000;
-	for (;;) {
-		struct build *b = NULL;
-		ck_assert_int_eq(store_build_get(t->app.store, id, &b), 0);
-		if (build_status_is_final(b->status))
-			return b;
-		ck_assert_msg(deadline_now_ms() < end, "build %lld never ended", (long long)id);
-		build_free(b);
-		usleep(50 * 1000);
-	}
-}
-
 START_TEST(test_rerun_same_spec_new_build)
 {
 	struct testenv t;
@@ -51,7 +34,7 @@ START_TEST(test_rerun_same_spec_new_build)
 	const char *sha = "0123456789abcdef0123456789abcdef01234567";
 	/* nothing listens there: the build fails at its fetch */
 	int64_t id = testbuild_queue(&t, "rerun-svc", "1.2.3", "git://127.0.0.1:1/none.git", sha);
-	build_free(wait_final(&t, id));
+	build_free(testbuild_wait_final(&t, id, 60));
 
 	char path[64];
 	json_t *j = NULL;
@@ -63,7 +46,7 @@ START_TEST(test_rerun_same_spec_new_build)
 	ck_assert_int_gt(nid, id);
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "rerun_of")), id);
 	json_decref(j);
-	struct build *b = wait_final(&t, nid);
+	struct build *b = testbuild_wait_final(&t, nid, 60);
 	ck_assert_str_eq(b->service, "rerun-svc");
 	ck_assert_str_eq(b->version, "1.2.3");
 	ck_assert_str_eq(b->commit, sha);

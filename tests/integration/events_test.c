@@ -11,9 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/build.h"
-#include "../../src/deadline.h"
-#include "../../src/store.h"
 #include "testbuild.h"
 #include "testenv.h"
 
@@ -97,24 +94,6 @@ static int parse(const struct reader *r, struct event *out, int max)
 	return n;
 }
 
-static void wait_all_final(struct testenv *t, const int64_t *ids, int n)
-{
-	int64_t end = deadline_now_ms() + 120000;
-	for (int i = 0; i < n; i++) {
-		for (;;) {
-			struct build *b = NULL;
-			ck_assert_int_eq(store_build_get(t->app.store, ids[i], &b), 0);
-			int final = build_status_is_final(b->status);
-			build_free(b);
-			if (final)
-				break;
-			ck_assert_msg(deadline_now_ms() < end, "build %lld never ended",
-				      (long long)ids[i]);
-			usleep(50 * 1000);
-		}
-	}
-}
-
 START_TEST(test_burst_in_order_then_resume)
 {
 	struct testenv t;
@@ -140,7 +119,7 @@ START_TEST(test_burst_in_order_then_resume)
 		ids[i] = testbuild_queue(&t, svc, "1", "git://127.0.0.1:1/none.git",
 					 "0123456789abcdef0123456789abcdef01234567");
 	}
-	wait_all_final(&t, ids, BUILDS);
+	testbuild_wait_all_final(&t, ids, BUILDS, 120);
 	pthread_join(th, NULL);
 	ck_assert_int_eq(live.status, 200);
 

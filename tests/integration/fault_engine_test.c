@@ -47,12 +47,8 @@ static void assert_not_in_registry(const char *service, const char *version)
 START_TEST(engine_killed_mid_build_then_restarted)
 {
 	ck_assert_msg(geteuid() == 0, "this test needs root (a network namespace and a dockerd)");
-	const char *reg = testenv_need("FORJA_TEST_REGISTRY");
-	const char *colon = strrchr(reg, ':');
-	ck_assert_ptr_nonnull(colon);
-	unsigned port = (unsigned)strtoul(colon + 1, NULL, 10);
 	struct testfault_engine e;
-	testfault_engine_start(&e, fx.state, port);
+	testfault_engine_start(&e, fx.state, testfault_machine_registry_port());
 
 	char host_flag[300], url[256], sha[41], url2[256], sha2[41], svc[64];
 	snprintf(host_flag, sizeof(host_flag), "--docker-host=%s", e.host);
@@ -118,8 +114,7 @@ START_TEST(engine_killed_mid_build_then_restarted)
 	ck_assert_int_eq(queued + running, 0);
 	testenv_stop(&t);
 	testfault_engine_stop(&e);
-	ck_assert_msg(!fx.had_docker0 || testfault_has_docker0(),
-		      "the host's docker0 bridge disappeared during the test");
+	testfault_assert_docker0(&fx);
 }
 END_TEST
 

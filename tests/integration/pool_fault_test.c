@@ -33,12 +33,8 @@ static void teardown(void)
 START_TEST(engine_lost_build_moves_to_another)
 {
 	ck_assert_msg(geteuid() == 0, "this test needs root (a network namespace and a dockerd)");
-	const char *reg = testenv_need("FORJA_TEST_REGISTRY");
-	const char *colon = strrchr(reg, ':');
-	ck_assert_ptr_nonnull(colon);
-	unsigned port = (unsigned)strtoul(colon + 1, NULL, 10);
 	struct testfault_engine e;
-	testfault_engine_start(&e, fx.state, port);
+	testfault_engine_start(&e, fx.state, testfault_machine_registry_port());
 
 	const char *main_engine = getenv("DOCKER_HOST");
 	main_engine = main_engine && *main_engine ? main_engine : "unix:///var/run/docker.sock";
@@ -91,8 +87,7 @@ START_TEST(engine_lost_build_moves_to_another)
 	build_free(b);
 	testenv_stop(&t);
 	testfault_engine_stop(&e);
-	ck_assert_msg(!fx.had_docker0 || testfault_has_docker0(),
-		      "the host's docker0 bridge disappeared during the test");
+	testfault_assert_docker0(&fx);
 }
 END_TEST
 

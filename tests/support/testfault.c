@@ -64,6 +64,12 @@ void testfault_teardown_fixture(const struct testfault_fixture *f)
 		fprintf(stderr, "%s: docker0 is gone after the test\n", f->test);
 }
 
+void testfault_assert_docker0(const struct testfault_fixture *f)
+{
+	ck_assert_msg(!f->watch_docker0 || !f->had_docker0 || testfault_has_docker0(),
+		      "the host's docker0 bridge disappeared during the test");
+}
+
 static void write_pidfile(const char *state, const char *name, pid_t pid)
 {
 	char path[300];
@@ -483,6 +489,14 @@ void testfault_engine_start(struct testfault_engine *e, const char *state, unsig
 		      testenv_need("FORJA_TEST_BASE_IMAGE"));
 	if (registry_port)
 		relay_start(e->netns, registry_port);
+}
+
+unsigned testfault_machine_registry_port(void)
+{
+	const char *reg = testenv_need("FORJA_TEST_REGISTRY");
+	const char *colon = strrchr(reg, ':');
+	ck_assert_msg(colon != NULL, "FORJA_TEST_REGISTRY=%s names no port", reg);
+	return (unsigned)strtoul(colon + 1, NULL, 10);
 }
 
 void testfault_engine_kill(struct testfault_engine *e)

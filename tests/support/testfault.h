@@ -39,6 +39,9 @@ void testfault_setup_fixture(struct testfault_fixture *f);
 /* In the parent, after them: testfault_sweep() of F's state directory, then a warning on
  * stderr when F watches docker0 and the host had it but has it no more. */
 void testfault_teardown_fixture(const struct testfault_fixture *f);
+/* Aborts the test when F watches docker0 and the host had it at the setup but has it no more:
+ * for the end of a test that ran a dockerd, so the loss fails the test that caused it. */
+void testfault_assert_docker0(const struct testfault_fixture *f);
 
 struct testfault_engine {
 	char dir[160];	/* data-root, exec-root, pid file, socket, log */
@@ -57,6 +60,9 @@ struct testfault_engine {
  * the engine can push there (0 = no relay). Aborts the test on failure.
  */
 void testfault_engine_start(struct testfault_engine *e, const char *state, unsigned registry_port);
+/* The port of the machine's registry (FORJA_TEST_REGISTRY, host:port), for the relay of
+ * testfault_engine_start(). Aborts the test when it is not set or names no port. */
+unsigned testfault_machine_registry_port(void);
 /* SIGKILL to dockerd, reaped. */
 void testfault_engine_kill(struct testfault_engine *e);
 /* dockerd again, same directories and namespace; returns the milliseconds until /_ping. */

@@ -5,6 +5,9 @@
 # shellcheck disable=SC2034 # the settings are read by the scripts that source this file
 BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 ROOT=${ROOT:-$(cd "$BENCH_DIR/.." && pwd)}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+WAIT_UNTIL_PAUSE=0.02 # what the benchmarks wait for is often what they time
 
 # Repetitions and bounds, all overridable from the environment.
 BENCH_RUNS=${BENCH_RUNS:-10}             # end-to-end runs per system
@@ -41,17 +44,6 @@ die() { log "bench: $*"; exit 1; }
 now_us() {
 	local t=$EPOCHREALTIME
 	REPLY=$((${t%.*} * 1000000 + 10#${t#*.}))
-}
-
-# wait_until SECONDS CMD...: polls CMD (no fixed sleep per try beyond 20 ms) until it
-# succeeds; 1 on timeout.
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.02
-	done
 }
 
 # stats FILE: one number per line -> "n median p99 min max mean" (nearest-rank percentiles).
@@ -186,7 +178,6 @@ state_init() {
 docker_ready() { [ "$(curl -s --max-time 2 --unix-socket "$DOCKER_SOCK" http://localhost/_ping)" = OK ]; }
 registry_ready() { curl -fs --max-time 2 -o /dev/null "http://$REG/v2/"; }
 http_up() { curl -s --max-time 2 -o /dev/null "$1"; }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_taken() { ! port_free "$1"; }
 
 # Removes every image of the engine tagged into the benchmark registry (bounded).
@@ -271,16 +262,11 @@ tarpit_start() {
 repo_init() {
 	local name=$1 w=$BENCH_STATE/work/$1
 	mkdir -p "$w"
-	git init -q -b develop "$w"
-	git -C "$w" config user.email bench@forja.invalid
-	git -C "$w" config user.name bench
+	git_work_init "$w" bench
 	printf 'FROM scratch\nCOPY blob.bin /blob.bin\n' >"$w/Dockerfile"
 	head -c 1048576 /dev/urandom >"$w/blob.bin"
 	printf '[]\n' >"$w/images.json"
-	git -C "$w" add -A
-	git -C "$w" commit -qm init
-	git clone -q --bare "$w" "$BENCH_STATE/git/$name.git"
-	git -C "$w" remote add origin "$BENCH_STATE/git/$name.git"
+	git_work_publish "$w" "$BENCH_STATE/git/$name.git"
 }
 
 # repo_commit NAME FRESH MANIFEST: commits MANIFEST as images.json (and, when FRESH=1, a new
@@ -290,12 +276,9 @@ repo_commit() {
 	local name=$1 fresh=$2 manifest=$3 w=$BENCH_STATE/work/$1
 	[ "$fresh" = 1 ] && head -c 1048576 /dev/urandom >"$w/blob.bin"
 	printf '%s\n' "$manifest" >"$w/images.json"
-	git -C "$w" add -A
-	git -C "$w" commit -qm "run" --allow-empty
-	git -C "$w" push -q origin develop
+	git_work_push "$w" run
 	mkdir -p "$BENCH_STATE/gh/repos/bench/$name/contents"
 	cp "$w/images.json" "$BENCH_STATE/gh/repos/bench/$name/contents/images.json"
-	REPLY=$(git -C "$w" rev-parse HEAD)
 }
 
 # pr_payload NAME SHA NUMBER [MERGED] [GIT_BASE]: a pull_request event body on stdout.

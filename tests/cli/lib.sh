@@ -16,27 +16,18 @@ print("" if v is None else v)' "$1"
 # REPLY = the commit.
 repo_make() {
   local w=$WORK/src-$1
-  git init -q -b develop "$w"
-  git -C "$w" config user.email test@forja.invalid
-  git -C "$w" config user.name test
+  git_work_init "$w" test
   printf '%s\n' "$2" >"$w/Dockerfile"
   printf '[]\n' >"$w/images.json"
   printf '%s %s\n' "$1" "$(date +%s%N)" >"$w/stamp"
-  git -C "$w" add -A
-  git -C "$w" commit -qm init
-  git clone -q --bare "$w" "$FORJA_TEST_GIT_DIR/$1.git"
-  git -C "$w" remote add origin "$FORJA_TEST_GIT_DIR/$1.git"
+  git_work_publish "$w" "$FORJA_TEST_GIT_DIR/$1.git"
   REPLY=$(git -C "$w" rev-parse HEAD)
 }
 
 # repo_commit NAME MANIFEST: commits MANIFEST as images.json and pushes; REPLY = the commit.
 repo_commit() {
-  local w=$WORK/src-$1
-  printf '%s\n' "$2" >"$w/images.json"
-  git -C "$w" add -A
-  git -C "$w" commit -qm "manifest" --allow-empty
-  git -C "$w" push -q origin develop
-  REPLY=$(git -C "$w" rev-parse HEAD)
+  printf '%s\n' "$2" >"$WORK/src-$1/images.json"
+  git_work_push "$WORK/src-$1" manifest
 }
 
 # forja_up PORT DATA_DIR LOG [FLAGS...]: starts forja, waits for /healthz; FORJA_PID = its PID.

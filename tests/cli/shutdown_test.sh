@@ -8,28 +8,16 @@
 set -uo pipefail
 
 FORJA=${1:?usage: $0 PATH_TO_FORJA}
-for v in FORJA_TEST_GIT_DIR FORJA_TEST_GIT_URL FORJA_TEST_REGISTRY FORJA_TEST_BASE_IMAGE; do
-  if [ -z "${!v:-}" ]; then echo "SKIP: $v is not set (run under scripts/test.sh)"; exit 77; fi
-done
-WORK=$(mktemp -d)
-name=shutdown-$$
-FORJA_PID=
-export FORJA_TEST_API_TOKEN=shutdown-token-0123456789
-cleanup() {
-  [ -n "$FORJA_PID" ] && kill -KILL "$FORJA_PID" 2>/dev/null
-  rm -rf "$WORK" "$FORJA_TEST_GIT_DIR/$name.git"
-}
-trap cleanup EXIT
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 # shellcheck source=tests/cli/lib.sh
 source "$ROOT/tests/cli/lib.sh"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-check() { if eval "$1"; then ok; else fail "$2"; fi; }
+# shellcheck source=tests/cli/harness.sh
+source "$ROOT/tests/cli/harness.sh"
+needs_test_services FORJA_TEST_GIT_DIR FORJA_TEST_GIT_URL FORJA_TEST_REGISTRY FORJA_TEST_BASE_IMAGE
+test_begin shutdown
+export FORJA_TEST_API_TOKEN=shutdown-token-0123456789
 
 # one repository; each build sleeps for its PAUSE build argument
 repo_make "$name" "FROM $FORJA_TEST_BASE_IMAGE

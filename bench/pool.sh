@@ -24,28 +24,16 @@ source "$ROOT/tests/cli/lib.sh"
 cleanup() {
   local rc=$?
   [ -n "$FORJA_PID" ] && kill -KILL "$FORJA_PID" 2>/dev/null
-  [ -n "${FORJA_TEST_GIT_DIR:-}" ] && rm -rf "$FORJA_TEST_GIT_DIR/$NAME.git"
-  [ "$own_services" = 1 ] && "$ROOT/scripts/services.sh" stop "$WORK/services" >/dev/null
-  rm -rf "$WORK"
+  services_done "$WORK" "$NAME"
   exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 die() { echo "bench/pool: $*" >&2; exit 1; }
 
-if [ -z "${FORJA_TEST_ENGINE3:-}" ]; then
-  "$ROOT/scripts/deps.sh" test
-  own_services=1
-  "$ROOT/scripts/services.sh" start "$WORK/services" >&2
-  # shellcheck disable=SC1091
-  source "$WORK/services/env"
-fi
+services_use "$WORK" FORJA_TEST_ENGINE3
 [ -n "${FORJA_TEST_ENGINE3:-}" ] || die "the extra engines did not start (FORJA_TEST_EXTRA_ENGINES?)"
-if [ -z "${FORJA_BIN:-}" ]; then
-  cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DFORJA_TESTS=OFF >/dev/null
-  cmake --build "$ROOT/build-bench" -j"$(nproc)" >/dev/null
-  FORJA_BIN=$ROOT/build-bench/forja
-fi
+forja_release "$ROOT/build-bench"
 FORJA=$FORJA_BIN
 main=${DOCKER_HOST:-unix:///var/run/docker.sock}
 hosts=("$main;slots=2"

@@ -53,3 +53,37 @@ git_work_push() {
   git -C "$1" push -q origin develop
   REPLY=$(git -C "$1" rev-parse HEAD)
 }
+
+# ---- scripts that run a Forja against the services of scripts/test.sh -----------------------
+# (scripts/soak.sh, scripts/burst.sh, bench/pool.sh): they use the test command's services when
+# its variables are set, and otherwise start their own for the run.
+
+# services_use WORK VAR : when VAR is empty, installs what the services need, starts them in
+# WORK/services (own_services=1) and reads their variables
+services_use() {
+  [ -n "${!2:-}" ] && return 0
+  "$(dirname "${BASH_SOURCE[0]}")/deps.sh" test
+  own_services=1
+  "$(dirname "${BASH_SOURCE[0]}")/services.sh" start "$1/services" >&2
+  # shellcheck disable=SC1091
+  source "$1/services/env"
+}
+
+# services_done WORK NAME : at exit: removes the repository NAME.git the git daemon served,
+# stops the services services_use started and removes WORK
+services_done() {
+  [ -n "${FORJA_TEST_GIT_DIR:-}" ] && rm -rf "$FORJA_TEST_GIT_DIR/$2.git"
+  [ "${own_services:-0}" = 1 ] && "$(dirname "${BASH_SOURCE[0]}")/services.sh" stop "$1/services" >/dev/null
+  rm -rf "$1"
+}
+
+# forja_release BUILD_DIR : unless FORJA_BIN is set, builds Forja (Release) in BUILD_DIR and sets
+# FORJA_BIN to it
+forja_release() {
+  [ -n "${FORJA_BIN:-}" ] && return 0
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  cmake -S "$root" -B "$1" -DCMAKE_BUILD_TYPE=Release -DFORJA_TESTS=OFF >/dev/null
+  cmake --build "$1" -j"$(nproc)" >/dev/null
+  FORJA_BIN=$1/forja
+}

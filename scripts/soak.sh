@@ -33,9 +33,7 @@ cleanup() {
   [ -n "$deliverer" ] && kill "$deliverer" 2>/dev/null
   [ -n "$FORJA_PID" ] && kill -KILL "$FORJA_PID" 2>/dev/null
   [ -n "$gh_pid" ] && kill "$gh_pid" 2>/dev/null
-  [ -n "${FORJA_TEST_GIT_DIR:-}" ] && rm -rf "$FORJA_TEST_GIT_DIR/$NAME.git"
-  [ "$own_services" = 1 ] && "$ROOT/scripts/services.sh" stop "$WORK/services" >/dev/null
-  rm -rf "$WORK"
+  services_done "$WORK" "$NAME"
   exit $rc
 }
 trap cleanup EXIT
@@ -43,18 +41,8 @@ trap 'exit 130' INT TERM
 say() { printf 'soak: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-if [ -z "${FORJA_TEST_REGISTRY:-}" ]; then
-  "$ROOT/scripts/deps.sh" test
-  own_services=1
-  "$ROOT/scripts/services.sh" start "$WORK/services" >&2
-  # shellcheck disable=SC1091
-  source "$WORK/services/env"
-fi
-if [ -z "${FORJA_BIN:-}" ]; then
-  cmake -S "$ROOT" -B "$ROOT/build-soak" -DCMAKE_BUILD_TYPE=Release -DFORJA_TESTS=OFF >/dev/null
-  cmake --build "$ROOT/build-soak" -j"$(nproc)" >/dev/null
-  FORJA_BIN=$ROOT/build-soak/forja
-fi
+services_use "$WORK" FORJA_TEST_REGISTRY
+forja_release "$ROOT/build-soak"
 FORJA=$FORJA_BIN
 
 # ---- the repository: one commit per delivery, its manifest naming four builds -----------------

@@ -7,14 +7,8 @@
 set -uo pipefail
 
 FORJA=${1:?usage: $0 PATH_TO_FORJA}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=scripts/lib.sh
-source "$ROOT/scripts/lib.sh"
-# shellcheck source=tests/cli/lib.sh
-source "$ROOT/tests/cli/lib.sh"
 # shellcheck source=tests/cli/harness.sh
-source "$ROOT/tests/cli/harness.sh"
-needs_test_services FORJA_TEST_GIT_DIR FORJA_TEST_GIT_URL FORJA_TEST_REGISTRY FORJA_TEST_BASE_IMAGE
+source "$(dirname "$0")/harness.sh"
 test_begin client
 export FORJA_TEST_API_TOKEN=client-api-token-0123456789
 READ=client-read-token-0123456789

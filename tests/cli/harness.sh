@@ -1,6 +1,11 @@
 # The frame of a shell test that runs forja against the services of the test command: the skip
 # when they are absent, a scratch directory cleaned up at exit, and the count of checks. Source
-# it after scripts/lib.sh and tests/cli/lib.sh.
+# it (it sources scripts/lib.sh and tests/cli/lib.sh); set FORJA (the binary) first.
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # needs_test_services VAR... : exits 77 (skipped) unless scripts/test.sh set every VAR
 needs_test_services() {
@@ -10,10 +15,11 @@ needs_test_services() {
   done
 }
 
-# test_begin NAME : WORK (a scratch directory), name=NAME-PID (a repository the git daemon
-# serves), FORJA_PID (empty) and the counts; at exit the server still running is killed and
-# WORK and the repository are removed
+# test_begin NAME : skipped without the git daemon, the registry and the base image; else WORK
+# (a scratch directory), name=NAME-PID (a repository the git daemon serves), FORJA_PID (empty)
+# and the counts; at exit the server still running is killed, WORK and the repository removed
 test_begin() {
+  needs_test_services FORJA_TEST_GIT_DIR FORJA_TEST_GIT_URL FORJA_TEST_REGISTRY FORJA_TEST_BASE_IMAGE
   WORK=$(mktemp -d)
   name=$1-$$
   FORJA_PID=

@@ -237,6 +237,49 @@ static int word_check(const char *w, size_t n, void *ud)
 	return builder_package_valid(w, n) ? 0 : FORJA_EINVAL;
 }
 
+static int word_line(const char *w, size_t n, void *ud)
+{
+	struct dynbuf *d = ud;
+	int rc = dynbuf_add(d, w, n);
+
+	return rc ? rc : dynbuf_add(d, "\n", 1);
+}
+
+int builder_packages_parse(const char *text, size_t len, struct dynbuf *list, size_t *count,
+			   char *why, size_t whylen)
+{
+	size_t lineno = 0;
+	int rc = 0;
+
+	*count = 0;
+	for (const char *p = text; !rc && p && p < text + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
+		const char *hash = memchr(p, '#', n);
+		size_t word = hash ? (size_t)(hash - p) : n;
+		const char *w = p;
+
+		lineno++;
+		while (word && isspace((unsigned char)w[word - 1]))
+			word--;
+		while (word && isspace((unsigned char)*w)) {
+			w++;
+			word--;
+		}
+		if (word && !builder_package_valid(w, word)) {
+			snprintf(why, whylen,
+				 "line %zu: \"%.*s\" is not a Debian package name[=version]",
+				 lineno, (int)(word > 100 ? 100 : word), w);
+			rc = FORJA_EINVAL;
+		} else if (word) {
+			(*count)++;
+			rc = list ? word_line(w, word, list) : 0;
+		}
+		p += n + 1;
+	}
+	return rc;
+}
+
 /* A packages build's build_args: PACKAGES (space-separated) or PACKAGES_FILE, nothing else. */
 static void validate_packages(const struct build_spec *spec, json_t *errors)
 {
@@ -543,14 +586,6 @@ static void apt_watch_write(void *ud, const char *text, size_t len)
 	}
 }
 
-static int word_line(const char *w, size_t n, void *ud)
-{
-	struct dynbuf *d = ud;
-	int rc = dynbuf_add(d, w, n);
-
-	return rc ? rc : dynbuf_add(d, "\n", 1);
-}
-
 /* The list of SPEC, one package a line, into D: from PACKAGES, or from PACKAGES_FILE at SHA. */
 static int packages_list(const struct build_spec *spec, const struct source_checkout *co,
 			 const char *sha, struct dynbuf *d, char *err, size_t errlen)
@@ -559,8 +594,8 @@ static int packages_list(const struct build_spec *spec, const struct source_chec
 	    json_string_value(json_object_get(spec->build_args, BUILDER_PACKAGES_ARG));
 	const char *file =
 	    json_string_value(json_object_get(spec->build_args, BUILDER_PACKAGES_FILE_ARG));
-	char *text = NULL;
-	size_t len = 0, lineno = 0;
+	char *text = NULL, why[256];
+	size_t len = 0, count = 0;
 	int rc;
 
 	if (list) {
@@ -573,33 +608,12 @@ static int packages_list(const struct build_spec *spec, const struct source_chec
 			 rc == FORJA_ENOTFOUND ? "missing" : "is larger than 1 MiB");
 		goto out;
 	}
-	for (const char *p = text; !rc && p && p < text + len;) {
-		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
-		const char *hash = memchr(p, '#', n);
-		size_t word = hash ? (size_t)(hash - p) : n;
-
-		lineno++;
-		while (word && isspace((unsigned char)p[word - 1]))
-			word--;
-		while (word && isspace((unsigned char)*p)) {
-			p++;
-			word--;
-			n--;
-		}
-		if (word && !builder_package_valid(p, word)) {
-			snprintf(err, errlen,
-				 "%s at %.12s: %s line %zu: \"%.*s\" is not a Debian package "
-				 "name[=version]",
-				 spec->git_url, sha, file, lineno, (int)(word > 100 ? 100 : word),
-				 p);
-			rc = FORJA_EINVAL;
-		} else if (word) {
-			rc = word_line(p, word, d);
-		}
-		p += n + 1;
-	}
-	if (!rc && !d->len) {
+	if (rc)
+		goto out;
+	rc = builder_packages_parse(text, len, d, &count, why, sizeof(why));
+	if (rc == FORJA_EINVAL) {
+		snprintf(err, errlen, "%s at %.12s: %s %s", spec->git_url, sha, file, why);
+	} else if (!rc && !count) {
 		snprintf(err, errlen, "%s at %.12s: packages_file %s lists no packages",
 			 spec->git_url, sha, file);
 		rc = FORJA_EINVAL;

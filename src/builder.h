@@ -15,6 +15,8 @@
 #include "source.h"
 #include "task.h"
 
+struct dynbuf;
+
 struct build_spec {
 	const char *service; /* docker repository grammar */
 	const char *version; /* docker tag grammar */
@@ -67,6 +69,17 @@ int builder_validate(const struct build_spec *spec, json_t *errors);
 /* Whether the N bytes at P are name[=version] of a Debian package: [a-z0-9][a-z0-9+.-]+ then
  * optionally =[A-Za-z0-9.+~:-]+. No shell metacharacter passes. */
 bool builder_package_valid(const char *p, size_t n);
+
+/*
+ * Reads TEXT (LEN bytes) as a packages_file is read: one package a line, '#' starts a comment,
+ * blank lines and the space around a name do not count. Appends each package and a '\n' to
+ * LIST (borrowed; NULL only checks) and counts them in *COUNT. FORJA_EINVAL at the first name
+ * that is not builder_package_valid, with WHY = "line N: \"NAME\" is not a Debian package
+ * name[=version]"; LIST's own failure (FORJA_ETOOBIG, FORJA_ENOMEM) as it came. A file that
+ * lists nothing is 0 with *COUNT 0: each caller words that for the file it names.
+ */
+int builder_packages_parse(const char *text, size_t len, struct dynbuf *list, size_t *count,
+			   char *why, size_t whylen);
 
 /* Docker repository grammar (lowercase components joined by '/', <= 255 characters). */
 bool builder_service_valid(const char *service);

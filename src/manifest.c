@@ -2,8 +2,6 @@
  * at the merge commit, becomes one queued build per entry. */
 #include "manifest.h"
 
-#include <ctype.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,40 +282,6 @@ static int context_resolve(const struct manifest_plan_opts *o, const struct webh
 	return rc;
 }
 
-/* The problem with the TEXT of a packages_file (LEN bytes), into WHY; 0 when it lists packages
- * that are all Debian names, as the builder will read it. */
-static int packages_text_check(const char *text, size_t len, char *why, size_t whylen)
-{
-	size_t lineno = 0, count = 0;
-	for (const char *p = text; p && p < text + len;) {
-		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
-		const char *hash = memchr(p, '#', n);
-		size_t word = hash ? (size_t)(hash - p) : n;
-		const char *w = p;
-		lineno++;
-		while (word && isspace((unsigned char)w[word - 1]))
-			word--;
-		while (word && isspace((unsigned char)*w)) {
-			w++;
-			word--;
-		}
-		if (word && !builder_package_valid(w, word)) {
-			snprintf(why, whylen,
-				 "line %zu: \"%.*s\" is not a Debian package name[=version]",
-				 lineno, (int)(word > 100 ? 100 : word), w);
-			return FORJA_EINVAL;
-		}
-		count += word > 0;
-		p += n + 1;
-	}
-	if (count == 0) {
-		snprintf(why, whylen, "lists no packages");
-		return FORJA_EINVAL;
-	}
-	return 0;
-}
-
 /* A packages entry's packages_file, read at the merge commit: missing or malformed is a 422
  * naming the entry now, not a failed build later. GitHub failing is RC with DETAIL. */
 static int packages_file_check(const struct manifest_plan_opts *o, const struct webhook_pr *pr,
@@ -328,7 +292,7 @@ static int packages_file_check(const struct manifest_plan_opts *o, const struct 
 	    json_string_value(json_object_get(img->build_args, BUILDER_PACKAGES_FILE_ARG));
 	char err[512], why[256], field[32];
 	char *body = NULL;
-	size_t blen = 0;
+	size_t blen = 0, count = 0;
 	if (!img->type || strcasecmp(img->type, "packages") || !file)
 		return 0;
 	snprintf(field, sizeof(field), "entry %zu", idx + 1);
@@ -349,8 +313,11 @@ static int packages_file_check(const struct manifest_plan_opts *o, const struct 
 	} else if (rc) {
 		snprintf(detail, detaillen, "reading %s at %s from GitHub: %s", file,
 			 pr->merge_commit_sha, err);
-	} else if (packages_text_check(body, blen, why, sizeof(why))) {
+	} else if (builder_packages_parse(body, blen, NULL, &count, why, sizeof(why))) {
 		webhook_add_error(errors, field, "%s: packages_file %s %s", field, file, why);
+	} else if (!count) {
+		webhook_add_error(errors, field, "%s: packages_file %s lists no packages", field,
+				  file);
 	}
 	free(body);
 	return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "dynbuf.h"
 #include "engine.h"
 #include "errors.h"
 
@@ -240,6 +241,30 @@ START_TEST(test_packages_grammar)
 }
 END_TEST
 
+/* A packages_file as both the webhook's check and the mirror build read it. */
+START_TEST(test_packages_file_parse)
+{
+	static const char text[] = "# the list\n  curl \n\nhello=2.10-3 # pinned\n\tjq";
+	static const char bad[] = "curl\n# fine\nnginx && reboot\n";
+	struct dynbuf list;
+	size_t count = 9;
+	char why[256] = "";
+
+	dynbuf_init(&list, 4096);
+	ck_assert_int_eq(
+	    builder_packages_parse(text, strlen(text), &list, &count, why, sizeof(why)), 0);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_str_eq(dynbuf_str(&list), "curl\nhello=2.10-3\njq\n");
+	ck_assert_int_eq(builder_packages_parse("# none\n\n", 8, NULL, &count, why, sizeof(why)),
+			 0);
+	ck_assert_uint_eq(count, 0);
+	ck_assert_int_eq(builder_packages_parse(bad, strlen(bad), NULL, &count, why, sizeof(why)),
+			 FORJA_EINVAL);
+	ck_assert_str_eq(why, "line 3: \"nginx && reboot\" is not a Debian package name[=version]");
+	dynbuf_free(&list);
+}
+END_TEST
+
 START_TEST(test_ami_is_unsupported)
 {
 	struct build_spec s = good_spec();
@@ -362,6 +387,7 @@ static Suite *builder_suite(void)
 	tcase_add_test(tc, test_urls_and_refs);
 	tcase_add_test(tc, test_ami_is_unsupported);
 	tcase_add_test(tc, test_packages_grammar);
+	tcase_add_test(tc, test_packages_file_parse);
 	tcase_add_test(tc, test_run_refuses_before_engine);
 	tcase_add_test(tc, test_image_ref_and_sha);
 	tcase_add_test(tc, test_registry_auth_is_padded_base64url);

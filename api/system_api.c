@@ -13,12 +13,10 @@ static json_t *system_check(int ok, const char *detail)
 	return o;
 }
 
-/* {"engine","ok","slots","in_use","builds"[,"detail"]} for each engine; *UP gets how many
- * answer and *ALL whether every one does. */
-static json_t *system_engines(struct app *app, int *up, int *all)
+/* {"engine","ok","slots","in_use","builds"[,"detail"]} for each of the N engines in ST; *UP
+ * gets how many answer and *ALL whether every one does. */
+static json_t *system_engines(const struct pool_state *st, size_t n, int *up, int *all)
 {
-	struct pool_state st[POOL_MAX_ENGINES];
-	size_t n = pool_states(app->pool, st, POOL_MAX_ENGINES);
 	json_t *arr = json_array();
 	*up = 0;
 	for (size_t i = 0; i < n && arr; i++) {
@@ -34,31 +32,37 @@ static json_t *system_engines(struct app *app, int *up, int *all)
 	return arr;
 }
 
+/* "docker" is the first engine, as before pools: {"ok"[,"api_version"][,"detail"]}. */
+static json_t *system_docker(const struct pool_state *first)
+{
+	json_t *docker = system_check(first->up, first->error);
+	if (docker && first->up && first->api_version[0])
+		json_object_set_new(docker, "api_version", json_string(first->api_version));
+	return docker;
+}
+
 int system_api_health(const struct _u_request *req, struct _u_response *resp, struct app *app)
 {
-	char derr[512] = "", rerr[512] = "";
-	int up = 0, all = 0;
-	/* every engine pinged now, so the answer is current (the schedule pings every 5 s) */
-	pool_refresh(app->pool);
-	json_t *engines = system_engines(app, &up, &all);
-	int dok = engine_ping(app->engine, derr, sizeof(derr)) == 0;
-	int rok = registry_ping(app->registry, rerr, sizeof(rerr)) == 0;
-	const char *apiv = dok ? engine_api_version(app->engine) : NULL;
-	int queued = 0, running = 0;
-	json_t *body, *docker;
+	struct pool_state st[POOL_MAX_ENGINES];
+	char rerr[512] = "";
+	int up = 0, all = 0, queued = 0, running = 0;
+	json_t *body;
 	int rc;
 
+	/* every engine pinged now, so the answer is current (the schedule pings every 5 s); the
+	 * first engine's answer is read from these states rather than asked for a second time */
+	pool_refresh(app->pool);
+	size_t n = pool_states(app->pool, st, POOL_MAX_ENGINES);
+	json_t *engines = system_engines(st, n, &up, &all);
+	int rok = registry_ping(app->registry, rerr, sizeof(rerr)) == 0;
+
 	queue_stats(app->queue, &queued, &running);
-	/* "docker" is the first engine, as before pools; "engines" has each of them */
-	docker = system_check(dok, derr);
-	if (docker && apiv)
-		json_object_set_new(docker, "api_version", json_string(apiv));
 	/* builds can run while one engine answers: only none (or no registry) is a 503 */
 	int serving = up > 0 && rok;
 	body = json_pack("{s:s, s:o, s:o, s:o, s:{s:i, s:i}}", "status",
-			 serving && all ? "ok" : "degraded", "docker", docker, "engines", engines,
-			 "registry", system_check(rok, rerr), "queue", "queued", queued, "running",
-			 running);
+			 serving && all ? "ok" : "degraded", "docker", system_docker(&st[0]),
+			 "engines", engines, "registry", system_check(rok, rerr), "queue", "queued",
+			 queued, "running", running);
 	if (!body)
 		return problem_send(resp, 500, "out of memory");
 	rc = problem_send_json(resp, serving ? 200 : 503, body);

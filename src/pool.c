@@ -26,6 +26,7 @@ struct pool_engine {
 	uint64_t reclaimed;	 /* bytes the dangling-image prunes gave back */
 	int64_t pruned_ms;	 /* last prune (monotonic), 0 = never */
 	char error[512];
+	char api_version[48]; /* negotiated at the last ping, "" when down */
 };
 
 struct pool {
@@ -220,6 +221,7 @@ static void ping_one(struct pool *p, size_t i)
 	char err[512] = "";
 	struct engine *e = p->e[i].engine;
 	int up = engine_ping(e, err, sizeof(err)) == 0;
+	const char *api = up ? engine_api_version(e) : NULL;
 	pthread_mutex_lock(&p->mu);
 	struct pool_engine *pe = &p->e[i];
 	if (up && !pe->up)
@@ -228,6 +230,7 @@ static void ping_one(struct pool *p, size_t i)
 		log_warn("engine %s: down, takes no builds: %s", engine_host(e), err);
 	pe->up = up;
 	snprintf(pe->error, sizeof(pe->error), "%s", up ? "" : err);
+	snprintf(pe->api_version, sizeof(pe->api_version), "%s", api ? api : "");
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -409,6 +412,7 @@ size_t pool_states(struct pool *p, struct pool_state *out, size_t max)
 		out[i].images_removed = e->images_removed;
 		out[i].reclaimed = e->reclaimed;
 		snprintf(out[i].error, sizeof(out[i].error), "%s", e->error);
+		snprintf(out[i].api_version, sizeof(out[i].api_version), "%s", e->api_version);
 	}
 	size_t n = p->n;
 	pthread_mutex_unlock(&p->mu);

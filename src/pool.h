@@ -79,6 +79,9 @@ struct pool_state {
 	uint64_t images_removed;
 	uint64_t reclaimed; /* bytes */
 	char error[512];    /* why it is down, "" when up */
+	/* the API version its last ping negotiated ("1.41"), "" when down: a copy, so that the
+	 * health answer needs no ping of its own */
+	char api_version[48];
 };
 
 /* Copies up to MAX engines' states into OUT; returns the number of engines. */

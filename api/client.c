@@ -11,11 +11,6 @@
 #define CLIENT_DEFAULT_URL "http://127.0.0.1:8080"
 #define CLIENT_MAX_BODY	   (8 * 1024 * 1024)
 
-int client_is_command(const char *name)
-{
-	return name && (!strcmp(name, "builds") || !strcmp(name, "logs"));
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -120,6 +115,12 @@ static void print_row(json_t *b)
 	       str(b, "created_at", "-"), dur, str(b, "engine", "-"));
 }
 
+/* Whether ARGV asks for the usage: --help or -h right after the command. */
+static int wants_help(int argc, char **argv)
+{
+	return argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+}
+
 /* --NAME VALUE or --NAME=VALUE at ARGV[*I]; advances *I past a separate value. */
 static int flag(int argc, char **argv, int *i, const char *name, const char **value)
 {
@@ -148,9 +149,13 @@ static void add_param(char *url, size_t len, const char *key, const char *value)
 	curl_free(e);
 }
 
-static int builds_main(int argc, char **argv)
+int client_builds_main(int argc, char **argv)
 {
 	const char *service = NULL, *status = NULL, *engine = NULL, *limit = "20";
+	if (wants_help(argc, argv)) {
+		usage(stdout);
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (flag(argc, argv, &i, "--service", &service) ||
 		    flag(argc, argv, &i, "--status", &status) ||
@@ -197,10 +202,14 @@ static size_t to_stdout(char *p, size_t size, size_t n, void *ud)
 	return w * size;
 }
 
-static int logs_main(int argc, char **argv)
+int client_logs_main(int argc, char **argv)
 {
 	int follow = 0;
 	const char *id = NULL;
+	if (wants_help(argc, argv)) {
+		usage(stdout);
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow"))
 			follow = 1;
@@ -245,13 +254,4 @@ out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return rc;
-}
-
-int client_main(int argc, char **argv)
-{
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
-	}
-	return !strcmp(argv[0], "builds") ? builds_main(argc, argv) : logs_main(argc, argv);
 }

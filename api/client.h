@@ -4,16 +4,15 @@
 #ifndef FORJA_CLIENT_H
 #define FORJA_CLIENT_H
 
-/* Whether NAME ("builds", "logs") is one of this module's commands. */
-int client_is_command(const char *name);
-
 /*
- * ARGV[0] is the command. `builds [--service S] [--status X] [--engine E] [--limit N]`: the
- * history, newest first, as a table. `logs [-f] ID`: the build's log; -f follows it until the
- * build ends. Returns the exit code: 0 done (for logs -f: the build succeeded), 1 the server
- * answered an error or cannot be reached (said on stderr; for logs -f: the build did not
- * succeed), 2 usage.
+ * ARGV[0] is the command, which api/main.c chooses. Each answers --help or -h (as its first
+ * argument) with the usage of both on stdout.
+ * `builds [--service S] [--status X] [--engine E] [--limit N]`: the history, newest first, as a
+ * table. `logs [-f] ID`: the build's log; -f follows it until the build ends. Each returns the
+ * exit code: 0 done (for logs -f: the build succeeded), 1 the server answered an error or
+ * cannot be reached (said on stderr; for logs -f: the build did not succeed), 2 usage.
  */
-int client_main(int argc, char **argv);
+int client_builds_main(int argc, char **argv);
+int client_logs_main(int argc, char **argv);
 
 #endif

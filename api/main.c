@@ -1,5 +1,6 @@
 /* forja: parses the configuration, wires the core and the HTTP edge, and waits for a signal.
- * `forja build ...` runs one build from the command line; `forja healthcheck` probes /healthz. */
+ * `forja build ...` runs one build from the command line; `forja healthcheck` probes /healthz;
+ * `forja builds` and `forja logs` ask a running server. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -115,7 +116,7 @@ static int main_serve(const struct config *cfg, const sigset_t *set)
 }
 
 /* For container health checks: no curl binary needed in the image. */
-static int main_healthcheck(const struct config *cfg, int argc, char **argv)
+static int main_healthcheck(int argc, char **argv, const struct config *cfg)
 {
 	char url[512];
 	long code = 0;
@@ -141,17 +142,45 @@ static int main_healthcheck(const struct config *cfg, int argc, char **argv)
 	return code == 200 ? 0 : 1;
 }
 
+/*
+ * The subcommands, and the one place that says which runs. A client of a running server
+ * (CLIENT) needs no server configuration; the others (LOCAL) take their own flags and get the
+ * server's settings from FORJA_*. Any other first argument is the server's own flags.
+ */
+struct subcommand {
+	const char *name;
+	int (*client)(int argc, char **argv);
+	int (*local)(int argc, char **argv, const struct config *cfg);
+};
+
+static const struct subcommand subcommands[] = {
+    {"builds", client_builds_main, NULL},
+    {"logs", client_logs_main, NULL},
+    {"build", NULL, cli_build_main},
+    {"healthcheck", NULL, main_healthcheck},
+};
+
+/* The subcommand ARGV[1] names, or NULL when the server is to run. */
+static const struct subcommand *subcommand_find(int argc, char **argv)
+{
+	for (size_t i = 0; argc > 1 && i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return &subcommands[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	const struct subcommand *sub = subcommand_find(argc, argv);
 	struct config cfg;
 	char err[1024];
 	sigset_t set;
-	int rc, sub = argc > 1 && (!strcmp(argv[1], "build") || !strcmp(argv[1], "healthcheck"));
+	int rc;
 
-	if (argc > 1 && client_is_command(argv[1])) {
+	if (sub && sub->client) {
 		/* a client of a running server: no server configuration to load */
 		curl_global_init(CURL_GLOBAL_DEFAULT);
-		rc = client_main(argc - 1, argv + 1);
+		rc = sub->client(argc - 1, argv + 1);
 		curl_global_cleanup();
 		return rc;
 	}
@@ -176,10 +205,8 @@ int main(int argc, char **argv)
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
-	if (sub && !strcmp(argv[1], "build")) {
-		rc = cli_build_main(argc - 1, argv + 1, &cfg);
-	} else if (sub) {
-		rc = main_healthcheck(&cfg, argc - 1, argv + 1);
+	if (sub) {
+		rc = sub->local(argc - 1, argv + 1, &cfg);
 	} else {
 		/* before any thread exists, so that only main_wait_signal() sees them */
 		sigemptyset(&set);

@@ -61,6 +61,7 @@ struct log_sink {
 	size_t len;
 	bool stop;
 	bool running;
+	int opens; /* log_open calls not yet closed */
 	pthread_t flusher;
 };
 
@@ -134,16 +135,24 @@ static void *sink_flusher(void *arg)
 	return NULL;
 }
 
+/* Logging is process-wide: a second log_open (a second server in one process, as tests run
+ * them) shares what the first opened, at the first one's level; the last log_close ends it. */
 int log_open(const char *level)
 {
 	enum log_level lvl;
 	if (log_level_parse(level, &lvl))
 		return FORJA_EINVAL;
 	pthread_mutex_lock(&sink.mu);
-	sink.stop = false;
-	sink.running = pthread_create(&sink.flusher, NULL, sink_flusher, &sink) == 0;
+	bool first = sink.opens++ == 0;
+	if (first) {
+		sink.stop = false;
+		/* without the flusher every line is written at once */
+		sink.running = pthread_create(&sink.flusher, NULL, sink_flusher, &sink) == 0;
+	}
 	pthread_mutex_unlock(&sink.mu);
-	/* yder answers 1 on success; without the flusher every line is written at once */
+	if (!first)
+		return 0;
+	/* yder answers 1 on success */
 	if (y_init_logs("forja", Y_LOG_MODE_CALLBACK, log_yder_level(lvl), NULL, NULL) != 1 ||
 	    y_set_logs_callback(sink_line, &sink, "starting") != 1) {
 		log_close();
@@ -162,9 +171,15 @@ void log_flush(void)
 void log_close(void)
 {
 	pthread_mutex_lock(&sink.mu);
+	if (sink.opens > 1) {
+		sink.opens--;
+		pthread_mutex_unlock(&sink.mu);
+		return;
+	}
+	sink.opens = 0;
 	bool running = sink.running;
 	sink.stop = true;
-	pthread_cond_signal(&sink.cond);
+	pthread_cond_broadcast(&sink.cond);
 	pthread_mutex_unlock(&sink.mu);
 	if (running)
 		pthread_join(sink.flusher, NULL);

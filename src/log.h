@@ -9,7 +9,8 @@ enum log_level { LOG_LEVEL_ERROR = 1, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_
 
 /* Starts logging at LEVEL ("error", "warning", "info", "debug"): info and debug lines to
  * standard output, at most 100 ms late (buffered); warnings and errors to standard error at once.
- * 0, FORJA_EINVAL or FORJA_EIO. log_close() writes what is still buffered. */
+ * 0, FORJA_EINVAL or FORJA_EIO. Calls nest: a second log_open shares the first one's logging
+ * (and level), and the last log_close() ends it, writing what is still buffered. */
 int log_open(const char *level);
 void log_close(void);
 /* Writes the buffered lines now: before text printed on the side (the start-up banner). */

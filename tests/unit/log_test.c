@@ -145,6 +145,30 @@ START_TEST(a_long_line_stays_one_line)
 }
 END_TEST
 
+START_TEST(opens_nest_and_the_last_close_ends)
+{
+	capture();
+	ck_assert_int_eq(log_open("info"), 0);
+	/* a second server in the same process */
+	ck_assert_int_eq(log_open("debug"), 0);
+	log_info("both open");
+	log_close();
+	log_info("one open");
+	log_debug("below the first one's level");
+	log_close();
+	const char *text = contents();
+	ck_assert_ptr_nonnull(strstr(text, "INFO: test_fn: both open\n"));
+	ck_assert_ptr_nonnull(strstr(text, "INFO: test_fn: one open\n"));
+	ck_assert_ptr_null(strstr(text, "below the first"));
+	/* and logging opens again afterwards */
+	ck_assert_int_eq(log_open("info"), 0);
+	log_info("again");
+	log_close();
+	ck_assert_ptr_nonnull(strstr(contents(), "INFO: test_fn: again\n"));
+	release();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
@@ -153,6 +177,7 @@ int main(void)
 	tcase_add_test(tc, info_is_written_within_the_delay);
 	tcase_add_test(tc, close_writes_everything_and_level_filters);
 	tcase_add_test(tc, a_long_line_stays_one_line);
+	tcase_add_test(tc, opens_nest_and_the_last_close_ends);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -598,6 +598,7 @@ static int packages_list(const struct build_spec *spec, const struct source_chec
 	size_t len = 0, count = 0;
 	int rc;
 
+	err[0] = '\0';
 	if (list) {
 		rc = each_word(list, word_line, d);
 		goto out;
@@ -608,8 +609,11 @@ static int packages_list(const struct build_spec *spec, const struct source_chec
 			 rc == FORJA_ENOTFOUND ? "missing" : "is larger than 1 MiB");
 		goto out;
 	}
-	if (rc)
+	if (rc) {
+		snprintf(err, errlen, "%s at %.12s: cannot read packages_file %s: %s",
+			 spec->git_url, sha, file, errors_text(rc));
 		goto out;
+	}
 	rc = builder_packages_parse(text, len, d, &count, why, sizeof(why));
 	if (rc == FORJA_EINVAL) {
 		snprintf(err, errlen, "%s at %.12s: %s %s", spec->git_url, sha, file, why);
@@ -619,7 +623,10 @@ static int packages_list(const struct build_spec *spec, const struct source_chec
 		rc = FORJA_EINVAL;
 	}
 out:
-	if (rc == FORJA_ENOMEM || rc == FORJA_ETOOBIG)
+	/* what was said above stands: a file too large is not a lack of memory */
+	if (!err[0] && rc == FORJA_ETOOBIG)
+		snprintf(err, errlen, "the package list is longer than a mirror build takes");
+	else if (!err[0] && rc)
 		snprintf(err, errlen, "out of memory");
 	free(text);
 	return rc;

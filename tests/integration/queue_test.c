@@ -28,19 +28,6 @@ static long long mono_ms(void)
 }
 
 /* A repository whose Dockerfile sleeps SECS then says done; unique so no layer is cached. */
-static void make_repo(const char *prefix, int secs, char *url, size_t len, char *sha)
-{
-	char name[128], dockerfile[512], stamp[192];
-	testgit_unique(prefix, name, sizeof(name));
-	snprintf(stamp, sizeof(stamp), "%s %lld\n", name, mono_ms());
-	snprintf(dockerfile, sizeof(dockerfile),
-		 "FROM %s\nCOPY stamp /stamp\nRUN echo line-one && sleep %d && echo line-two\n",
-		 testenv_need("FORJA_TEST_BASE_IMAGE"), secs);
-	const char *files[] = {"Dockerfile", dockerfile, "stamp", stamp, NULL};
-	testgit_commit(name, "main", files, sha);
-	testgit_url(name, url, (unsigned)len);
-}
-
 static struct build *get_build(struct store *st, int64_t id)
 {
 	struct build *b = NULL;
@@ -97,9 +84,9 @@ START_TEST(fifo_with_per_service_serialization)
 	const char *args[] = {"--workers=2", NULL};
 	testenv_start(&t, args);
 	char url_slow[256], url_fast[256], url_b[256], sha_slow[41], sha_fast[41], sha_b[41];
-	make_repo("qa1", 4, url_slow, sizeof(url_slow), sha_slow);
-	make_repo("qa2", 0, url_fast, sizeof(url_fast), sha_fast);
-	make_repo("qb1", 0, url_b, sizeof(url_b), sha_b);
+	testbuild_make_repo("qa1", 4, NULL, 0, url_slow, sizeof(url_slow), sha_slow);
+	testbuild_make_repo("qa2", 0, NULL, 0, url_fast, sizeof(url_fast), sha_fast);
+	testbuild_make_repo("qb1", 0, NULL, 0, url_b, sizeof(url_b), sha_b);
 	int64_t a1 = testbuild_queue(&t, "qsvc-a", "1", url_slow, sha_slow);
 	int64_t a2 = testbuild_queue(&t, "qsvc-a", "2", url_fast, sha_fast);
 	int64_t b1 = testbuild_queue(&t, "qsvc-b", "1", url_b, sha_b);
@@ -131,7 +118,7 @@ START_TEST(timeout_fails_the_build)
 	const char *args[] = {"--workers=1", "--build-timeout=3", NULL};
 	testenv_start(&t, args);
 	char url[256], sha[41];
-	make_repo("qto", 60, url, sizeof(url), sha);
+	testbuild_make_repo("qto", 60, NULL, 0, url, sizeof(url), sha);
 	long long t0 = mono_ms();
 	int64_t id = testbuild_queue(&t, "qsvc-timeout", "1", url, sha);
 	struct build *b = wait_status(t.app.store, id, 1, 0, 60);
@@ -169,7 +156,7 @@ START_TEST(cancel_queued_and_running)
 	const char *args[] = {"--workers=1", "--api-token=" TOKEN, NULL};
 	testenv_start(&t, args);
 	char url[256], sha[41], st[32];
-	make_repo("qc", 60, url, sizeof(url), sha);
+	testbuild_make_repo("qc", 60, NULL, 0, url, sizeof(url), sha);
 	int64_t running = testbuild_queue(&t, "qsvc-cancel", "1", url, sha);
 	int64_t queued = testbuild_queue(&t, "qsvc-cancel", "2", url, sha);
 	struct build *b = wait_status(t.app.store, running, 0, BUILD_RUNNING, 60);
@@ -247,8 +234,8 @@ START_TEST(follow_streams_lines_before_the_end)
 	const char *args[] = {"--workers=1", NULL};
 	testenv_start(&t, args);
 	char url[256], sha[41], logurl[256], burl[256], bsha[41];
-	make_repo("qf", 4, url, sizeof(url), sha);
-	make_repo("qfb", 2, burl, sizeof(burl), bsha);
+	testbuild_make_repo("qf", 4, NULL, 0, url, sizeof(url), sha);
+	testbuild_make_repo("qfb", 2, NULL, 0, burl, sizeof(burl), bsha);
 	/* a blocker of the same service keeps the followed build queued while the stream opens */
 	int64_t blocker = testbuild_queue(&t, "qsvc-follow", "0", burl, bsha);
 	int64_t id = testbuild_queue(&t, "qsvc-follow", "1", url, sha);
@@ -311,8 +298,8 @@ START_TEST(restart_after_kill_runs_everything_once)
 	char dir[256], url_slow[256], sha_slow[41], url_next[256], sha_next[41];
 	snprintf(dir, sizeof(dir), "/tmp/forja-crash-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	make_repo("qk1", 6, url_slow, sizeof(url_slow), sha_slow);
-	make_repo("qk2", 0, url_next, sizeof(url_next), sha_next);
+	testbuild_make_repo("qk1", 6, NULL, 0, url_slow, sizeof(url_slow), sha_slow);
+	testbuild_make_repo("qk2", 0, NULL, 0, url_next, sizeof(url_next), sha_next);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -461,7 +448,7 @@ START_TEST(observers_see_every_change_and_given_up_builds)
 	ck_assert_int_eq(queue_observe(q, &obs), FORJA_ECONFLICT);
 
 	char url[256], sha[41], buf[256];
-	make_repo("qobs", 0, url, sizeof(url), sha);
+	testbuild_make_repo("qobs", 0, NULL, 0, url, sizeof(url), sha);
 	b = build_new();
 	b->service = strdup("qsvc-obs");
 	b->version = strdup("1");

@@ -23,7 +23,7 @@ source "$ROOT/tests/cli/lib.sh"
 
 cleanup() {
   local rc=$?
-  [ -n "$FORJA_PID" ] && kill -KILL "$FORJA_PID" 2>/dev/null
+  [ -n "$FORJA_PID" ] && kill -KILL "$FORJA_PID" 2>/dev/null || true
   services_done "$WORK" "$NAME"
   exit $rc
 }

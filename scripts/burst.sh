@@ -31,9 +31,9 @@ source "$ROOT/tests/cli/lib.sh"
 
 cleanup() {
   local rc=$?
-  [ -n "$FORJA_PID" ] && kill -KILL "$FORJA_PID" 2>/dev/null
-  [ -n "$gh_pid" ] && kill "$gh_pid" 2>/dev/null
-  [ -n "$tarpit_pid" ] && kill "$tarpit_pid" 2>/dev/null
+  [ -n "$FORJA_PID" ] && kill -KILL "$FORJA_PID" 2>/dev/null || true
+  [ -n "$gh_pid" ] && kill "$gh_pid" 2>/dev/null || true
+  [ -n "$tarpit_pid" ] && kill "$tarpit_pid" 2>/dev/null || true
   services_done "$WORK" "$NAME"
   exit $rc
 }

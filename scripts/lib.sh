@@ -17,11 +17,13 @@ wait_until() {
 # port_free PORT : whether nothing accepts connections on 127.0.0.1:PORT
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port : prints a loopback port nothing listens on (random, so parallel runs rarely meet)
+# free_port : prints a loopback port nothing listens on (random, so parallel runs rarely meet),
+# below the kernel's ephemeral range (32768 and up), where an outgoing connection's own port
+# could take it between this check and the bind
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 20000 ))
+    p=$(( 20000 + RANDOM % 12000 ))
     if port_free "$p"; then echo "$p"; return 0; fi
   done
   return 1

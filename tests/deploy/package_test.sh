@@ -23,6 +23,8 @@ files=$(dpkg-deb -c "$deb")
 grep -q ' ./usr/bin/forja$' <<<"$files" || fail "no /usr/bin/forja in the package"
 grep -q 'systemd/system/forja.service$' <<<"$files" || fail "no unit in the package"
 grep -q libulfius <<<"$(dpkg-deb -f "$deb" Depends)" || fail "the package does not depend on its libraries"
+# loaded with dlopen at the first build, so the shared-library scan cannot name it
+grep -q libarchive13 <<<"$(dpkg-deb -f "$deb" Depends)" || fail "the package does not depend on libarchive13"
 
 # the unit as systemd reads it (the binary it names must exist for verify: the one just built)
 unitdir=$(mktemp -d)
@@ -39,6 +41,8 @@ docker exec "$name" sh -c 'apt-get update -q >/dev/null && DEBIAN_FRONTEND=nonin
   apt-get install -y -q --no-install-recommends /tmp/forja.deb >/tmp/install.log 2>&1' ||
   { docker exec "$name" tail -20 /tmp/install.log; fail "apt-get install ./forja.deb failed"; }
 docker exec "$name" getent passwd forja >/dev/null || fail "the package made no forja user"
+docker exec "$name" sh -c 'ldconfig -p | grep -q "libarchive\.so\.13 "' ||
+  fail "libarchive.so.13, which a build loads, was not installed with the package"
 docker exec "$name" test -f /etc/default/forja || fail "no /etc/default/forja"
 # the packaged defaults, as the unit gives them: its settings file and its data directory
 docker exec -d "$name" sh -c 'mkdir -p /var/lib/forja && chown forja:forja /var/lib/forja &&

@@ -446,29 +446,39 @@ static void problems_text(json_t *errors, char *buf, size_t len)
 	}
 }
 
-/* The OCI labels, in the same build request; the source never carries credentials (URLs with
- * userinfo are refused by builder_validate). */
+#define OCI_LABELS 4
+
+/* The OCI labels of an image built from SPEC at SHA, now (into *NOW): CREATED (32 bytes) holds
+ * the time the last one names, and LABELS borrow from it, SPEC and SHA. The source never carries
+ * credentials (URLs with userinfo are refused by builder_validate). */
+static void oci_labels(const struct build_spec *spec, const char *sha, struct timespec *now,
+		       char created[32], struct context_label labels[OCI_LABELS])
+{
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, now);
+	gmtime_r(&now->tv_sec, &tm);
+	strftime(created, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	labels[0] = (struct context_label){"org.opencontainers.image.revision", sha};
+	labels[1] = (struct context_label){"org.opencontainers.image.source",
+					   spec->source ? spec->source : spec->git_url};
+	labels[2] = (struct context_label){"org.opencontainers.image.version", spec->version};
+	labels[3] = (struct context_label){"org.opencontainers.image.created", created};
+}
+
+/* The image of SPEC from its repository's context, the OCI labels in the same build request. */
 static int build_image(const struct builder_env *env, const struct build_spec *spec,
 		       const struct source_checkout *co, const char *sha,
 		       const struct task_log *log, const struct task_abort *ab,
 		       struct build_result *res)
 {
 	char created[32], image_id[80], err[sizeof(res->error)] = "";
-	struct timespec ts;
-	struct tm tm;
 	struct context *ctx = NULL;
 	struct context_stats st = {0};
 	int rc, crc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	struct context_label labels[] = {
-	    {"org.opencontainers.image.revision", sha},
-	    {"org.opencontainers.image.source", spec->source ? spec->source : spec->git_url},
-	    {"org.opencontainers.image.version", spec->version},
-	    {"org.opencontainers.image.created", created},
-	};
+	struct timespec now;
+	struct context_label labels[OCI_LABELS];
+	oci_labels(spec, sha, &now, created, labels);
 	struct context_params cp = {
 	    .source = env->source,
 	    .co = co,
@@ -477,7 +487,7 @@ static int build_image(const struct builder_env *env, const struct build_spec *s
 	    .dir = spec->context,
 	    .dockerfile = spec->dockerfile,
 	    .labels = labels,
-	    .nlabels = sizeof(labels) / sizeof(labels[0]),
+	    .nlabels = OCI_LABELS,
 	};
 
 	rc = context_open(&cp, log, ab, &ctx, res->error, sizeof(res->error));
@@ -639,8 +649,6 @@ static int build_mirror(const struct builder_env *env, const struct build_spec *
 			struct build_result *res)
 {
 	char created[32], image_id[80], err[sizeof(res->error)] = "";
-	struct timespec ts;
-	struct tm tm;
 	struct context *ctx = NULL;
 	struct dynbuf list, docker;
 	char *label = NULL;
@@ -648,22 +656,16 @@ static int build_mirror(const struct builder_env *env, const struct build_spec *
 
 	dynbuf_init(&list, PACKAGES_FILE_MAX);
 	dynbuf_init(&docker, 64 * 1024);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	struct context_label labels[] = {
-	    {"org.opencontainers.image.revision", sha},
-	    {"org.opencontainers.image.source", spec->source ? spec->source : spec->git_url},
-	    {"org.opencontainers.image.version", spec->version},
-	    {"org.opencontainers.image.created", created},
-	};
+	struct timespec now;
+	struct context_label labels[OCI_LABELS];
+	oci_labels(spec, sha, &now, created, labels);
 	rc = packages_list(spec, co, sha, &list, res->error, sizeof(res->error));
 	if (rc)
 		goto out;
 	rc = dynbuf_addf(&docker, mirror_dockerfile,
 			 env->packages_base && *env->packages_base ? env->packages_base
 								   : PACKAGES_DEFAULT_BASE);
-	label = rc ? NULL : context_label_line(docker.buf, docker.len, labels, 4);
+	label = rc ? NULL : context_label_line(docker.buf, docker.len, labels, OCI_LABELS);
 	rc = label ? dynbuf_add_str(&docker, label) : FORJA_ENOMEM;
 	if (rc) {
 		snprintf(res->error, sizeof(res->error), "out of memory");
@@ -680,7 +682,7 @@ static int build_mirror(const struct builder_env *env, const struct build_spec *
 	struct apt_watch watch = {.log = log};
 	struct task_log wlog = {apt_watch_write, &watch};
 	char at[48];
-	snprintf(at, sizeof(at), "%s.%09ld", created, (long)ts.tv_nsec);
+	snprintf(at, sizeof(at), "%s.%09ld", created, (long)now.tv_nsec);
 	json_t *args = json_pack("{s:s}", "FORJA_RESOLVED_AT", at);
 	struct engine_build_params p = {
 	    .context_fd = context_fd(ctx),

@@ -634,14 +634,11 @@ static int start_writer(struct context *c)
 	return 0;
 }
 
-int context_open(const struct context_params *p, const struct task_log *log,
-		 const struct task_abort *ab, struct context **out, char *err, size_t errlen)
+/* An empty context whose buffers may hold IGNORE_MAX, FILE_MAX and SKIPPED_MAX bytes, once
+ * libarchive is there: 0, FORJA_EIO or FORJA_ENOMEM with why in ERR. */
+static int context_new(const struct task_abort *ab, size_t ignore_max, size_t file_max,
+		       size_t skipped_max, struct context **out, char *err, size_t errlen)
 {
-	const char *dir = p->dir ? p->dir : "";
-	char *strip = NULL;
-	int rc;
-
-	*out = NULL;
 	if (la_ready(err, errlen))
 		return FORJA_EIO;
 	struct context *c = calloc(1, sizeof(*c));
@@ -651,9 +648,26 @@ int context_open(const struct context_params *p, const struct task_log *log,
 	}
 	c->rfd = c->wfd = -1;
 	c->ab = ab;
-	dynbuf_init(&c->ignore_text, IGNORE_MAX + 64);
-	dynbuf_init(&c->forja_file, DOCKERFILE_MAX + 64 * 1024);
-	dynbuf_init(&c->skipped, 1024 * 1024);
+	dynbuf_init(&c->ignore_text, ignore_max);
+	dynbuf_init(&c->forja_file, file_max);
+	dynbuf_init(&c->skipped, skipped_max);
+	*out = c;
+	return 0;
+}
+
+int context_open(const struct context_params *p, const struct task_log *log,
+		 const struct task_abort *ab, struct context **out, char *err, size_t errlen)
+{
+	const char *dir = p->dir ? p->dir : "";
+	char *strip = NULL;
+	int rc;
+
+	*out = NULL;
+	struct context *c = NULL;
+	rc = context_new(ab, IGNORE_MAX + 64, DOCKERFILE_MAX + 64 * 1024, 1024 * 1024, &c, err,
+			 errlen);
+	if (rc)
+		return rc;
 	c->dockerfile = strdup(p->dockerfile && *p->dockerfile ? p->dockerfile : "Dockerfile");
 	rc = c->dockerfile ? read_inputs(c, p, dir, err, errlen) : FORJA_ENOMEM;
 	if (rc)
@@ -688,18 +702,10 @@ int context_open_files(const struct context_file *files, size_t n, const struct 
 	int rc = 0;
 
 	*out = NULL;
-	if (la_ready(err, errlen))
-		return FORJA_EIO;
-	struct context *c = calloc(1, sizeof(*c));
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return FORJA_ENOMEM;
-	}
-	c->rfd = c->wfd = -1;
-	c->ab = ab;
-	dynbuf_init(&c->ignore_text, 1);
-	dynbuf_init(&c->forja_file, 1);
-	dynbuf_init(&c->skipped, 1);
+	struct context *c = NULL;
+	rc = context_new(ab, 1, 1, 1, &c, err, errlen);
+	if (rc)
+		return rc;
 	c->files = calloc(n ? n : 1, sizeof(*c->files));
 	c->file_names = calloc(n ? n : 1, sizeof(*c->file_names));
 	if (!c->files || !c->file_names || !n) {

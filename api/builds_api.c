@@ -44,6 +44,16 @@ static int send_build(struct _u_response *resp, int status, const struct build *
 	return rc;
 }
 
+/* 202 Accepted with the queued build B and where to follow it. */
+static int send_queued(struct _u_response *resp, const struct build *b, struct app *app)
+{
+	char loc[64];
+	snprintf(loc, sizeof(loc), "/builds/%" PRId64, b->id);
+	int rc = send_build(resp, 202, b, app);
+	u_map_put(resp->map_header, "Location", loc);
+	return rc;
+}
+
 /* ---- GET /builds ---- */
 
 struct list_query {
@@ -470,10 +480,7 @@ int builds_api_create(const struct _u_request *req, struct _u_response *resp, st
 			    problem_send(resp, 500, "cannot queue the build: %s", errors_text(err));
 		goto out;
 	}
-	char loc[64];
-	snprintf(loc, sizeof(loc), "/builds/%" PRId64, b->id);
-	rc = send_build(resp, 202, b, app);
-	u_map_put(resp->map_header, "Location", loc);
+	rc = send_queued(resp, b, app);
 out:
 	build_free(b);
 	json_decref(errors);
@@ -540,10 +547,7 @@ int builds_api_rerun(const struct _u_request *req, struct _u_response *resp, str
 				  errors_text(err));
 		goto out;
 	}
-	char loc[64];
-	snprintf(loc, sizeof(loc), "/builds/%" PRId64, nb->id);
-	rc = send_build(resp, 202, nb, app);
-	u_map_put(resp->map_header, "Location", loc);
+	rc = send_queued(resp, nb, app);
 out:
 	build_free(b);
 	build_free(nb);

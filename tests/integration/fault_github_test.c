@@ -21,7 +21,7 @@
 #include "webhook.h"
 
 #define SECRET	 "fault-github-secret"
-#define HOOK_ID	 "4242"
+#define HOOK_ID	 TESTHOOK_HOOK_ID
 #define DELIVERY "5f0c7a10-0000-4000-8000-00000000fa17"
 
 struct ctx {
@@ -70,30 +70,10 @@ static void stop(struct ctx *c)
 /* Delivers the signed merged-PR payload as DELIVERY; *MS gets how long the answer took. */
 static void deliver(struct ctx *c, struct http_resp *r, long long *ms)
 {
-	char url[128], sig[80], h_sig[120];
-	json_t *p = testhook_fixture("pull_request_merged.json");
-	json_t *repo = json_object_get(p, "repository");
-	json_object_set_new(repo, "clone_url", json_string(c->clone_url));
-	json_object_set_new(repo, "full_name", json_string(c->full_name));
-	json_object_set_new(repo, "name", json_string(c->name));
-	json_object_del(repo, "ssh_url");
-	json_object_set_new(json_object_get(p, "pull_request"), "merge_commit_sha",
-			    json_string(c->sha));
-	char *body = json_dumps(p, 0);
-	json_decref(p);
-	ck_assert_int_eq(webhook_signature_make(SECRET, body, strlen(body), sig, sizeof(sig)), 0);
-	snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
-	snprintf(url, sizeof(url), "%s/ciserver/updates", c->t.base_url);
-	const char *headers[] = {"Content-Type: application/json",
-				 "X-GitHub-Event: pull_request",
-				 "X-GitHub-Hook-ID: " HOOK_ID,
-				 "X-GitHub-Delivery: " DELIVERY,
-				 h_sig,
-				 NULL};
+	struct testhook_repo repo = {c->clone_url, c->full_name, c->name, c->sha, NULL};
 	long long t0 = testfault_ms();
-	ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), r), 0);
+	testhook_post_signed(c->t.base_url, &repo, DELIVERY, SECRET, r);
 	*ms = testfault_ms() - t0;
-	free(body);
 }
 
 /* Nothing half-recorded: no build in the history, no delivery. */

@@ -218,25 +218,8 @@ END_TEST
 /* Delivers a merged PR of C's current commit as DELIVERY, signed; the answer into R. */
 static void post_raw(struct ctx *c, const char *delivery, struct http_resp *r)
 {
-	char url[256], sig[80], h_sig[120], h_del[128];
-	json_t *p = testhook_fixture("pull_request_merged.json");
-	json_t *repo = json_object_get(p, "repository");
-	json_object_set_new(repo, "clone_url", json_string(c->clone_url));
-	json_object_set_new(repo, "full_name", json_string(c->full_name));
-	json_object_set_new(repo, "name", json_string(c->name));
-	json_object_del(repo, "ssh_url");
-	json_object_set_new(json_object_get(p, "pull_request"), "merge_commit_sha",
-			    json_string(c->sha));
-	char *body = json_dumps(p, 0);
-	json_decref(p);
-	ck_assert_int_eq(webhook_signature_make(SECRET, body, strlen(body), sig, sizeof(sig)), 0);
-	snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
-	snprintf(h_del, sizeof(h_del), "X-GitHub-Delivery: %s", delivery);
-	const char *headers[] = {"Content-Type: application/json", "X-GitHub-Event: pull_request",
-				 h_del, h_sig, NULL};
-	snprintf(url, sizeof(url), "%s/ciserver/updates", c->t.base_url);
-	ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), r), 0);
-	free(body);
+	struct testhook_repo repo = {c->clone_url, c->full_name, c->name, c->sha, NULL};
+	testhook_post_signed(c->t.base_url, &repo, delivery, SECRET, r);
 }
 
 /* An empty or malformed list never reaches the queue: 422 naming the entry. */

@@ -30,16 +30,13 @@ json_t *testhook_deliver_merge(const char *base_url, const struct testhook_repo 
 	return testhook_deliver_signed(base_url, repo, delivery, NULL);
 }
 
-json_t *testhook_deliver_signed(const char *base_url, const struct testhook_repo *repo,
-				const char *delivery, const char *secret)
+void testhook_post_signed(const char *base_url, const struct testhook_repo *repo,
+			  const char *delivery, const char *secret, struct http_resp *resp)
 {
-	char url[128], h_delivery[128];
+	char url[128], h_delivery[128], sig[80], h_sig[120];
 	json_t *p = testhook_fixture("pull_request_merged.json");
 	json_t *pr = json_object_get(p, "pull_request");
 	json_t *r = json_object_get(p, "repository");
-	struct http_resp resp;
-	json_t *answer, *builds;
-	char *body;
 
 	json_object_set_new(r, "clone_url", json_string(repo->clone_url));
 	json_object_set_new(r, "full_name", json_string(repo->full_name));
@@ -49,33 +46,35 @@ json_t *testhook_deliver_signed(const char *base_url, const struct testhook_repo
 		json_object_set_new(r, "ssh_url", json_string(repo->ssh_url));
 	else
 		json_object_del(r, "ssh_url");
-	body = json_dumps(p, 0);
+	char *body = json_dumps(p, 0);
 	json_decref(p);
 	snprintf(url, sizeof(url), "%s/ciserver/updates", base_url);
 	snprintf(h_delivery, sizeof(h_delivery), "X-GitHub-Delivery: %s", delivery);
-	{
-		char sig[80], h_sig[120];
-		const char *headers[] = {"Content-Type: application/json",
-					 "X-GitHub-Event: pull_request",
-					 "X-GitHub-Hook-ID: 99",
-					 h_delivery,
-					 NULL,
-					 NULL};
-
-		if (secret) {
-			ck_assert_int_eq(
-			    webhook_signature_make(secret, body, strlen(body), sig, sizeof(sig)),
-			    0);
-			snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
-			headers[4] = h_sig;
-		}
-		ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &resp), 0);
+	const char *headers[] = {"Content-Type: application/json",
+				 "X-GitHub-Event: pull_request",
+				 "X-GitHub-Hook-ID: " TESTHOOK_HOOK_ID,
+				 h_delivery,
+				 NULL,
+				 NULL};
+	if (secret) {
+		ck_assert_int_eq(
+		    webhook_signature_make(secret, body, strlen(body), sig, sizeof(sig)), 0);
+		snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
+		headers[4] = h_sig;
 	}
+	ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), resp), 0);
 	free(body);
+}
+
+json_t *testhook_deliver_signed(const char *base_url, const struct testhook_repo *repo,
+				const char *delivery, const char *secret)
+{
+	struct http_resp resp;
+	testhook_post_signed(base_url, repo, delivery, secret, &resp);
 	ck_assert_msg(resp.status == 202, "%ld %s", resp.status, resp.body);
-	answer = json_loads(resp.body, 0, NULL);
+	json_t *answer = json_loads(resp.body, 0, NULL);
 	http_resp_free(&resp);
-	builds = json_incref(json_object_get(answer, "builds"));
+	json_t *builds = json_incref(json_object_get(answer, "builds"));
 	json_decref(answer);
 	return builds;
 }

@@ -24,9 +24,18 @@ struct testhook_repo {
 json_t *testhook_deliver_merge(const char *base_url, const struct testhook_repo *repo,
 			       const char *delivery);
 
+/* The hook id every delivery of these helpers carries. */
+#define TESTHOOK_HOOK_ID "99"
+
+struct http_resp;
+
 /* The same, signed with SECRET (X-Hub-Signature-256); SECRET NULL = unsigned. */
 json_t *testhook_deliver_signed(const char *base_url, const struct testhook_repo *repo,
 				const char *delivery, const char *secret);
+
+/* The same delivery, but the answer, whatever its status, into *RESP (http_resp_free). */
+void testhook_post_signed(const char *base_url, const struct testhook_repo *repo,
+			  const char *delivery, const char *secret, struct http_resp *resp);
 
 /* Polls GET BASE_URL/builds/ID until the build is final; returns its JSON (json_decref). */
 json_t *testhook_wait_final(const char *base_url, int64_t id, int timeout_s);
